@@ -1,1 +1,233 @@
+//! Configuration: built-in defaults < `depot.toml` (or `--config` / `DEPOT_CONFIG`) < `DEPOT_*`
+//! environment variables. Every key is documented in `docs/reference/configuration.md`.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The effective configuration of a depot process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Base URL clients reach this store on; download URLs in responses are built from it.
+    /// Defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Directory for the SQLite database, blobs and keys.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…` (TLS per `sslmode`). Defaults to
+    /// `sqlite://{data_dir}/depot.db`.
+    pub database_url: Option<String>,
+    /// Largest artifact accepted by `POST /unscanned-upload/`, in bytes.
+    pub max_upload_size: u64,
+    /// `text` for humans, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    /// Maximum number of database connections per process.
+    pub database_max_connections: u32,
+    /// How often the change follower polls the database, in milliseconds (PostgreSQL also wakes it
+    /// early through LISTEN/NOTIFY).
+    pub follower_poll_interval_ms: u64,
+    /// Lifetime of a release to a branch, in seconds.
+    pub branch_lifetime_secs: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            data_dir: PathBuf::from("depot-data"),
+            database_url: None,
+            max_upload_size: 2 * 1024 * 1024 * 1024,
+            log_format: LogFormat::Text,
+            migrate_on_start: true,
+            database_max_connections: 16,
+            follower_poll_interval_ms: 500,
+            branch_lifetime_secs: crate::domain::BRANCH_LIFETIME_SECS,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration. `file` is the `--config` argument; without it `DEPOT_CONFIG`
+    /// is used, then `./depot.toml` if it exists.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let env_file = std::env::var_os("DEPOT_CONFIG").map(PathBuf::from);
+        match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::MissingFile(path));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file("depot.toml")),
+        }
+        let figment = figment.merge(Env::prefixed("DEPOT_").ignore(&["CONFIG", "STORE", "TOKEN"]));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url {url:?} must start with http:// or https://"
+                )));
+            }
+        }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "database_url must be sqlite://PATH or postgres://…, got {}",
+                    redact_url(url)
+                )));
+            }
+        }
+        if self.max_upload_size == 0 {
+            return Err(ConfigError::Invalid(
+                "max_upload_size must be greater than 0".into(),
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database_max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The URL downloads and status URLs are built on, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("depot.db").display()),
+        }
+    }
+
+    /// The configuration as TOML with secrets redacted, for `depot config show`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = Some(redact_url(&self.database_url()));
+        shown.public_url = Some(self.public_url());
+        toml_string(&shown)
+    }
+}
+
+fn toml_string(config: &Config) -> String {
+    // figment re-exports no serializer; render the flat key table by hand through serde_json.
+    let value = serde_json::to_value(config).expect("config serialises");
+    let mut out = String::new();
+    if let serde_json::Value::Object(map) = value {
+        for (key, value) in map {
+            if value.is_null() {
+                continue;
+            }
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    out
+}
+
+/// Replaces the password of a URL (`scheme://user:password@host/…`) with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+    let redacted_tail = redact_query_password(tail);
+    if userinfo.contains(':') {
+        format!("{scheme}://{user}:***@{host}{redacted_tail}")
+    } else {
+        format!("{scheme}://{user}@{host}{redacted_tail}")
+    }
+}
+
+fn redact_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://depot:s3cret@db:5432/depot?sslmode=require"),
+            "postgres://depot:***@db:5432/depot?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://depot@db/depot"),
+            "postgres://depot@db/depot"
+        );
+        assert_eq!(
+            redact_url("sqlite://depot-data/depot.db"),
+            "sqlite://depot-data/depot.db"
+        );
+        assert_eq!(
+            redact_url("postgres://db/depot?user=a&password=b"),
+            "postgres://db/depot?user=a&password=***"
+        );
+    }
+
+    #[test]
+    fn defaults_derive_urls() {
+        let config = Config::default();
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(config.database_url(), "sqlite://depot-data/depot.db");
+        assert!(!config.to_redacted_toml().contains("null"));
+    }
+}

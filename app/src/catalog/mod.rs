@@ -1,1 +1,146 @@
-//! TODO
+//! The read path: an immutable in-memory [`Catalog`] snapshot behind an atomic pointer, and a
+//! follower that tails the store's change log and publishes new snapshots.
+//!
+//! Refresh, info, find and downloads read only the snapshot, so they keep answering while the
+//! database is away. Snapshots share structure (`imbl` maps), so applying a change costs
+//! O(log n), not a copy of the catalog.
+
+pub mod channel_map;
+mod follower;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::{Notify, watch};
+
+pub use follower::{catch_up, run_follower};
+
+use crate::domain::Namespace;
+use crate::store::{PackageState, Seq, Store};
+
+/// One immutable view of every package.
+#[derive(Clone, Default)]
+pub struct Catalog {
+    seq: Seq,
+    by_id: imbl::HashMap<String, Arc<PackageState>>,
+    by_name: imbl::HashMap<(Namespace, String), String>,
+}
+
+impl Catalog {
+    /// The last change this snapshot includes.
+    pub fn seq(&self) -> Seq {
+        self.seq
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn get(&self, namespace: Namespace, name: &str) -> Option<&Arc<PackageState>> {
+        let id = self.by_name.get(&(namespace, name.to_string()))?;
+        self.by_id.get(id)
+    }
+
+    pub fn get_by_id(&self, id: &str) -> Option<&Arc<PackageState>> {
+        self.by_id.get(id)
+    }
+
+    pub fn packages(&self) -> impl Iterator<Item = &Arc<PackageState>> {
+        self.by_id.values()
+    }
+
+    /// Builds a snapshot from whole states, e.g. at start.
+    pub fn from_states(seq: Seq, states: Vec<PackageState>) -> Catalog {
+        let mut catalog = Catalog::default();
+        catalog.apply(seq, states, &[]);
+        catalog
+    }
+
+    /// Replaces (or adds) the given package states, drops `removed` ids, and moves to `seq`.
+    pub fn apply(&mut self, seq: Seq, states: Vec<PackageState>, removed: &[String]) {
+        for id in removed {
+            if let Some(old) = self.by_id.remove(id) {
+                self.by_name
+                    .remove(&(old.package.namespace, old.package.name.clone()));
+            }
+        }
+        for state in states {
+            let key = (state.package.namespace, state.package.name.clone());
+            let id = state.package.id.clone();
+            if let Some(old) = self.by_id.get(&id) {
+                if old.package.name != state.package.name {
+                    self.by_name
+                        .remove(&(old.package.namespace, old.package.name.clone()));
+                }
+            }
+            self.by_name.insert(key, id.clone());
+            self.by_id.insert(id, Arc::new(state));
+        }
+        self.seq = self.seq.max(seq);
+    }
+}
+
+/// Shared access to the current snapshot.
+pub struct CatalogHandle {
+    current: ArcSwap<Catalog>,
+    applied: watch::Sender<Seq>,
+    nudge: Notify,
+}
+
+impl CatalogHandle {
+    pub fn new(catalog: Catalog) -> CatalogHandle {
+        let (applied, _) = watch::channel(catalog.seq());
+        CatalogHandle {
+            current: ArcSwap::from_pointee(catalog),
+            applied,
+            nudge: Notify::new(),
+        }
+    }
+
+    /// Loads the whole catalog from the store (cold start).
+    pub async fn load(store: &dyn Store) -> crate::store::Result<CatalogHandle> {
+        // Read the head first: anything committed after it is applied again by the follower.
+        let seq = store.head_seq().await?;
+        let states = store.load_all().await?;
+        Ok(CatalogHandle::new(Catalog::from_states(seq, states)))
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Catalog> {
+        self.current.load_full()
+    }
+
+    pub fn seq(&self) -> Seq {
+        *self.applied.borrow()
+    }
+
+    pub(crate) fn publish(&self, catalog: Catalog) {
+        let seq = catalog.seq();
+        self.current.store(Arc::new(catalog));
+        self.applied.send_replace(seq);
+    }
+
+    /// Asks the follower to look for changes now.
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    pub(crate) async fn nudged(&self) {
+        self.nudge.notified().await
+    }
+
+    /// Waits until the snapshot includes change `seq` (read-your-writes). Returns `false` on
+    /// timeout.
+    pub async fn wait_for(&self, seq: Seq, timeout: Duration) -> bool {
+        self.nudge();
+        let mut rx = self.applied.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|applied| *applied >= seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}

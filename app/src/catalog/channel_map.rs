@@ -1,0 +1,129 @@
+//! What each channel of a package serves, per platform, with risks that have nothing released
+//! following the next more stable risk of their track — the view devices act on.
+
+use crate::domain::resolve::{RiskState, resolve, track_view};
+use crate::domain::{Channel, Risk};
+use crate::store::{PackageState, Release};
+
+/// One line of an effective channel map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effective<'a> {
+    /// The channel as a device would ask for it.
+    pub channel: Channel,
+    /// The platform this line is for (an architecture, `all`, or a charm base key).
+    pub platform: String,
+    /// The release that serves it; its channel differs from `channel` when it is followed.
+    pub release: &'a Release,
+}
+
+impl Effective<'_> {
+    pub fn follows(&self) -> bool {
+        self.release.channel != self.channel
+    }
+}
+
+/// How a platform of the channel map is matched.
+pub enum PlatformFilter<'f> {
+    /// Every platform on its own.
+    All,
+    /// Only what serves this platform; `accepts(platform_of_release)` says which releases do.
+    Only {
+        shown_as: String,
+        accepts: &'f dyn Fn(&str) -> bool,
+    },
+}
+
+/// The effective channel map of a package at `now` (unix seconds).
+pub fn effective<'a>(
+    state: &'a PackageState,
+    filter: &PlatformFilter<'_>,
+    now: i64,
+) -> Vec<Effective<'a>> {
+    let releases = &state.releases;
+    let live = |r: &&Release| r.expires_at.is_none_or(|t| t.timestamp() > now);
+    let mut out = Vec::new();
+    for track in &state.package.tracks {
+        let on_track: Vec<&Release> = releases
+            .iter()
+            .filter(|r| r.channel.track == track.name)
+            .filter(live)
+            .collect();
+        if on_track.is_empty() {
+            continue;
+        }
+        // (platform shown, predicate over a release's platform)
+        let platforms: Vec<(String, Box<dyn Fn(&str) -> bool + '_>)> = match filter {
+            PlatformFilter::All => {
+                let mut names: Vec<&str> = on_track.iter().map(|r| r.platform.as_str()).collect();
+                names.sort_unstable();
+                names.dedup();
+                names
+                    .into_iter()
+                    .map(|p| {
+                        let owned = p.to_string();
+                        let pred: Box<dyn Fn(&str) -> bool> = Box::new(move |q: &str| q == owned);
+                        (p.to_string(), pred)
+                    })
+                    .collect()
+            }
+            PlatformFilter::Only { shown_as, accepts } => {
+                vec![(
+                    shown_as.clone(),
+                    Box::new(|q: &str| accepts(q)) as Box<dyn Fn(&str) -> bool>,
+                )]
+            }
+        };
+        for (platform, accepts) in &platforms {
+            let matches = |r: &Release| accepts(&r.platform);
+            for (risk, view) in track_view(releases, &track.name, now, matches) {
+                let channel = Channel::new(track.name.clone(), risk, None);
+                let release = match view {
+                    RiskState::Open(release) => release,
+                    RiskState::Follows(from) => {
+                        let target = Channel::new(track.name.clone(), from, None);
+                        match resolve(releases, &target, now, matches) {
+                            Some(release) => release,
+                            None => continue,
+                        }
+                    }
+                    RiskState::Closed => continue,
+                };
+                out.push(Effective {
+                    channel,
+                    platform: platform.clone(),
+                    release,
+                });
+            }
+            let mut branches: Vec<&Release> = on_track
+                .iter()
+                .copied()
+                .filter(|r| r.channel.branch.is_some() && matches(r))
+                .collect();
+            branches.sort_by(|a, b| a.channel.cmp(&b.channel));
+            branches.dedup_by(|a, b| a.channel == b.channel);
+            for release in branches {
+                out.push(Effective {
+                    channel: release.channel.clone(),
+                    platform: platform.clone(),
+                    release,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Resolves the release a device on `platform` tracking `channel` gets.
+pub fn resolve_for<'a>(
+    state: &'a PackageState,
+    channel: &Channel,
+    accepts: &dyn Fn(&str) -> bool,
+    now: i64,
+) -> Option<&'a Release> {
+    resolve(&state.releases, channel, now, |r: &Release| {
+        accepts(&r.platform)
+    })
+}
+
+/// Risks in the order they are shown.
+pub const RISKS: [Risk; 4] = Risk::ALL;

@@ -1,0 +1,169 @@
+//! `depot admin`: accounts and tokens, straight against the database.
+
+use clap::Subcommand;
+
+use super::serve::open_store;
+use super::{CliError, CliResult};
+use crate::auth::{Scope, mint_token};
+use crate::config::Config;
+use crate::domain::Namespace;
+use crate::store::{NewAccount, NewToken, PackageRef};
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a publisher account.
+    CreateAccount {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Create a token for an account and print it (only the token, on stdout).
+    CreateToken {
+        #[arg(long)]
+        username: String,
+        /// Scope to grant (repeatable): package-upload, package-release, package-manage,
+        /// account-register-package, admin. Default: all but admin.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Restrict the token to a package (repeatable), as NAME (a snap) or charm:NAME.
+        #[arg(long = "package", value_name = "[snap:|charm:]NAME")]
+        packages: Vec<String>,
+        /// Lifetime, e.g. 3600, 90m, 12h, 30d. Default: no expiry.
+        #[arg(long)]
+        ttl: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+/// Parses `90`, `90s`, `15m`, `12h`, `30d` into seconds.
+pub fn parse_ttl(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("invalid ttl {s:?}: use e.g. 3600, 90m, 12h or 30d"))?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("invalid ttl unit in {s:?}: use s, m, h or d")),
+    };
+    if n <= 0 {
+        return Err("ttl must be positive".to_string());
+    }
+    Ok(n * factor)
+}
+
+fn parse_package(s: &str) -> Result<PackageRef, String> {
+    let (namespace, name) = match s.split_once(':') {
+        Some((ns, name)) => (ns.parse::<Namespace>().map_err(|e| e.to_string())?, name),
+        None => (Namespace::Snap, s),
+    };
+    crate::domain::PackageName::parse(name).map_err(|e| e.to_string())?;
+    Ok(PackageRef {
+        namespace,
+        name: name.to_string(),
+    })
+}
+
+pub async fn run(config: Config, command: AdminCommand) -> CliResult {
+    let store = open_store(&config).await?;
+    if config.migrate_on_start {
+        store.migrate().await?;
+    }
+    match command {
+        AdminCommand::CreateAccount {
+            username,
+            display_name,
+            email,
+        } => {
+            crate::domain::PackageName::parse(&username)
+                .map_err(|e| CliError(format!("invalid username: {e}")))?;
+            let (account, _) = store
+                .create_account(NewAccount {
+                    display_name: display_name.unwrap_or_else(|| username.clone()),
+                    username,
+                    email,
+                })
+                .await?;
+            println!("{}", account.id);
+            eprintln!("created account {} ({})", account.username, account.id);
+        }
+        AdminCommand::CreateToken {
+            username,
+            scopes,
+            packages,
+            ttl,
+            description,
+        } => {
+            let account = store.account_by_username(&username).await?.ok_or_else(|| {
+                CliError(format!(
+                    "no account named {username:?}; create it with `depot admin create-account`"
+                ))
+            })?;
+            let scopes: Vec<Scope> = if scopes.is_empty() {
+                Scope::PUBLISHER.to_vec()
+            } else {
+                scopes
+                    .iter()
+                    .map(|s| s.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(CliError)?
+            };
+            let packages = if packages.is_empty() {
+                None
+            } else {
+                Some(
+                    packages
+                        .iter()
+                        .map(|p| parse_package(p))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(CliError)?,
+                )
+            };
+            let expires_at = match ttl {
+                Some(ttl) => Some(
+                    chrono::Utc::now()
+                        + chrono::Duration::seconds(parse_ttl(&ttl).map_err(CliError)?),
+                ),
+                None => None,
+            };
+            let minted = mint_token();
+            store
+                .create_token(NewToken {
+                    account_id: account.id,
+                    secret_hash: minted.hash,
+                    scopes,
+                    packages,
+                    description,
+                    expires_at,
+                })
+                .await?;
+            println!("{}", minted.secret);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls() {
+        assert_eq!(parse_ttl("3600"), Ok(3600));
+        assert_eq!(parse_ttl("90m"), Ok(5400));
+        assert_eq!(parse_ttl("30d"), Ok(30 * 86400));
+        assert!(parse_ttl("0").is_err());
+        assert!(parse_ttl("1y").is_err());
+        assert!(parse_ttl("abc").is_err());
+    }
+}

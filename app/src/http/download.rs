@@ -1,0 +1,176 @@
+//! Artifact downloads: `GET /api/v1/{snaps|charms}/download/{package-id}_{revision}.{ext}`,
+//! with `Content-Length`, single-range `Range` requests and `HEAD`.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::extract::Path;
+use super::snaps::can_see;
+use super::{ApiError, ApiResult, AppState, MaybeAuth};
+use crate::domain::Namespace;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/{plural}/download/{file}", get(download))
+}
+
+/// A parsed `Range` header: `bytes=a-b`, `bytes=a-` or `bytes=-n`.
+#[derive(Debug, PartialEq, Eq)]
+enum ByteRange {
+    From(u64, Option<u64>),
+    Suffix(u64),
+}
+
+fn parse_range(value: &str) -> Option<ByteRange> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // several ranges: answer with the whole body
+    }
+    let (start, end) = spec.split_once('-')?;
+    let (start, end) = (start.trim(), end.trim());
+    if start.is_empty() {
+        return end.parse().ok().map(ByteRange::Suffix);
+    }
+    let start = start.parse().ok()?;
+    if end.is_empty() {
+        return Some(ByteRange::From(start, None));
+    }
+    let end: u64 = end.parse().ok()?;
+    (end >= start).then_some(ByteRange::From(start, Some(end)))
+}
+
+fn parse_file(file: &str, namespace: Namespace) -> Option<(&str, u32)> {
+    let stem = file.strip_suffix(&format!(".{}", namespace.file_extension()))?;
+    let (id, revision) = stem.rsplit_once('_')?;
+    Some((id, revision.parse().ok()?))
+}
+
+async fn download(
+    State(app): State<AppState>,
+    Path((plural, file)): Path<(String, String)>,
+    MaybeAuth(principal): MaybeAuth,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let namespace = match plural.as_str() {
+        "snaps" => Namespace::Snap,
+        "charms" => Namespace::Charm,
+        _ => {
+            return Err(ApiError::not_found(
+                "not-found",
+                "downloads live under /api/v1/snaps/ and /api/v1/charms/",
+            ));
+        }
+    };
+    let not_found = || {
+        ApiError::not_found(
+            "download-not-found",
+            format!("no {namespace} file {file:?} in this store"),
+        )
+    };
+    let (id, number) = parse_file(&file, namespace).ok_or_else(not_found)?;
+    let catalog = app.catalog.snapshot();
+    let state = catalog
+        .get_by_id(id)
+        .filter(|s| s.package.namespace == namespace && can_see(s, principal.as_ref()))
+        .ok_or_else(not_found)?;
+    let revision = state
+        .revisions
+        .iter()
+        .find(|r| r.revision == number)
+        .ok_or_else(not_found)?;
+    let size = revision.size;
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_range);
+    let (status, start, len) = match range {
+        None => (StatusCode::OK, 0, size),
+        Some(range) => {
+            let (start, end) = match range {
+                ByteRange::From(start, end) => {
+                    (start, end.unwrap_or(u64::MAX).min(size.saturating_sub(1)))
+                }
+                ByteRange::Suffix(n) => (size.saturating_sub(n), size.saturating_sub(1)),
+            };
+            if start >= size || size == 0 {
+                let mut response = ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range-not-satisfiable",
+                    format!("the file has {size} bytes"),
+                )
+                .into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
+                );
+                return Ok(response);
+            }
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+    };
+    let blob = app.blobs.get(&revision.sha3_384, start, Some(len)).await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        blob.reader,
+        256 * 1024,
+    ));
+    let filename = format!(
+        "{}_{}.{}",
+        state.package.name,
+        number,
+        namespace.file_extension()
+    );
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{}\"", revision.sha3_384)).expect("hex"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT {
+        let range = format!("bytes {}-{}/{}", start, start + len - 1, size);
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&range).expect("ascii"),
+        );
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-"), Some(ByteRange::From(0, None)));
+        assert_eq!(
+            parse_range("bytes=10-19"),
+            Some(ByteRange::From(10, Some(19)))
+        );
+        assert_eq!(parse_range("bytes=-5"), Some(ByteRange::Suffix(5)));
+        assert_eq!(parse_range("bytes=5-1"), None);
+        assert_eq!(parse_range("bytes=0-1,5-6"), None);
+        assert_eq!(parse_range("items=0-1"), None);
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(
+            parse_file("abc_12.snap", Namespace::Snap),
+            Some(("abc", 12))
+        );
+        assert_eq!(parse_file("abc_12.charm", Namespace::Snap), None);
+        assert_eq!(parse_file("abc.snap", Namespace::Snap), None);
+    }
+}

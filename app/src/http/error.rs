@@ -1,0 +1,158 @@
+//! The one place errors become HTTP responses: `{"error-list": [{"code", "message"}]}` with a
+//! stable code. A 500 never carries internal text; its cause is logged once.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::blobs::BlobError;
+use crate::inspect::InspectError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra data for the error (e.g. `releases` for `revision-not-found`).
+    pub extra: Option<serde_json::Value>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            extra: None,
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "the store failed to process the request; the cause is in the server log",
+        )
+    }
+    pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut item = json!({"code": self.code, "message": self.message});
+        if let Some(extra) = self.extra {
+            item["extra"] = extra;
+        }
+        let mut response = (self.status, Json(json!({"error-list": [item]}))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Macaroon"),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { code, message } => ApiError::not_found(code, message),
+            StoreError::Conflict { code, message } => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
+            StoreError::Invalid { code, message } => ApiError::bad_request(code, message),
+            StoreError::Unavailable(err) => {
+                tracing::warn!(%err, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database-unavailable",
+                    "the store's database is unavailable; reads still work, retry writes later",
+                )
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(err: BlobError) -> Self {
+        match err {
+            BlobError::TooLarge { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "artifact-too-large",
+                err.to_string(),
+            ),
+            BlobError::NotFound(_) => {
+                ApiError::not_found("blob-not-found", "the file is not in blob storage")
+            }
+            BlobError::InvalidName(_) => {
+                ApiError::bad_request("invalid-blob-name", err.to_string())
+            }
+            BlobError::RangeNotSatisfiable { .. } => ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range-not-satisfiable",
+                err.to_string(),
+            ),
+            BlobError::Io(_) => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<InspectError> for ApiError {
+    fn from(err: InspectError) -> Self {
+        ApiError::bad_request(err.code(), err.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body-too-large"
+        } else {
+            "invalid-json"
+        };
+        ApiError::new(status, code, rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request("invalid-query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::bad_request("invalid-path", rejection.body_text())
+    }
+}
+
+/// Answers unknown routes in the store's envelope.
+pub async fn not_found_fallback() -> ApiError {
+    ApiError::not_found(
+        "not-found",
+        "no such endpoint; see /openapi.json for the API",
+    )
+}

@@ -1,0 +1,113 @@
+//! Extractors: who is calling, and JSON bodies that fail in the store's envelope.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, AppState};
+use crate::auth::{Principal, hash_secret, secret_from_header};
+
+/// An authenticated caller; rejects the request with 401 otherwise.
+pub struct Auth(pub Principal);
+
+/// An optional caller: anonymous requests pass, bad tokens are still refused.
+pub struct MaybeAuth(pub Option<Principal>);
+
+async fn principal(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| {
+        ApiError::unauthorized(
+            "invalid-token",
+            "the Authorization header is not valid text",
+        )
+    })?;
+    let secret = secret_from_header(value).ok_or_else(|| {
+        ApiError::unauthorized(
+            "invalid-token",
+            "send the token as `Authorization: Macaroon <token>` or `Authorization: Bearer <token>`",
+        )
+    })?;
+    let Some((token, account)) = state.store.token_by_hash(&hash_secret(secret)).await? else {
+        return Err(ApiError::unauthorized(
+            "invalid-token",
+            "the token is not valid; run `depot login` or ask an administrator for a new token",
+        ));
+    };
+    let principal = Principal { account, token };
+    if principal.is_expired(chrono::Utc::now()) {
+        return Err(ApiError::unauthorized(
+            "token-expired",
+            "the token has expired; ask an administrator for a new one",
+        ));
+    }
+    Ok(Some(principal))
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match principal(parts, state).await? {
+            Some(p) => Ok(Auth(p)),
+            None => Err(ApiError::unauthorized(
+                "unauthorized",
+                "this endpoint needs a token (Authorization: Macaroon <token>); run `depot login` first",
+            )),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeAuth(principal(parts, state).await?))
+    }
+}
+
+/// `axum::Json` whose rejections use the store's error envelope.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Json(value))
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query` with the store's envelope on rejection.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(value))
+    }
+}
+
+/// `axum::extract::Path` with the store's envelope on rejection.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(value))
+    }
+}

@@ -1,0 +1,55 @@
+//! SQLite backend: the embedded default. WAL mode, one writer connection (SQLite serialises
+//! writers anyway; a single connection avoids `SQLITE_BUSY` on lock upgrades), several readers.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
+
+use super::Result;
+use super::sql::impl_sql_store;
+
+pub struct SqliteStore {
+    read: Pool<Sqlite>,
+    write: Pool<Sqlite>,
+}
+
+impl SqliteStore {
+    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+    /// Opens (creating if needed) the database at `url` (`sqlite://PATH`).
+    pub async fn open(url: &str, max_connections: u32) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(parent) = options.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| sqlx::Error::Io(e))?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options.read_only(false))
+            .await?;
+        Ok(SqliteStore { read, write })
+    }
+
+    async fn notify(&self, _tx: &mut sqlx::Transaction<'_, Sqlite>, _seq: i64) -> Result<()> {
+        // Other processes sharing a SQLite file find changes by polling.
+        Ok(())
+    }
+
+    async fn wait_notification(&self) {
+        std::future::pending::<()>().await
+    }
+}
+
+impl_sql_store!(SqliteStore, Sqlite, super::Backend::Sqlite);

@@ -1,0 +1,277 @@
+//! Records the store reads and writes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Scope;
+use crate::domain::{Channel, Epoch, Namespace};
+
+/// A position in the change log.
+pub type Seq = i64;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+}
+
+/// A package a token is restricted to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRef {
+    #[serde(rename = "type")]
+    pub namespace: Namespace,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub account_id: String,
+    pub scopes: Vec<Scope>,
+    /// `None`: every package the account may touch.
+    pub packages: Option<Vec<PackageRef>>,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    pub account_id: String,
+    /// SHA-256 of the secret, hex. The secret itself is never stored.
+    pub secret_hash: String,
+    pub scopes: Vec<Scope>,
+    pub packages: Option<Vec<PackageRef>>,
+    pub description: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Publisher {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Track {
+    pub name: String,
+    pub version_pattern: Option<String>,
+    pub automatic_phasing_percentage: Option<f64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewTrack {
+    pub name: String,
+    pub version_pattern: Option<String>,
+    pub automatic_phasing_percentage: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Package {
+    pub id: String,
+    pub namespace: Namespace,
+    pub name: String,
+    pub publisher: Publisher,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub license: String,
+    pub website: String,
+    pub contact: String,
+    pub categories: Vec<String>,
+    pub private: bool,
+    pub default_track: String,
+    pub tracks: Vec<Track>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewPackage {
+    pub namespace: Namespace,
+    pub name: String,
+    pub publisher_id: String,
+    pub private: bool,
+}
+
+/// A charm base (Juju's `{name, channel, architecture}`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Base {
+    pub name: String,
+    pub channel: String,
+    pub architecture: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub revision: u32,
+    pub version: String,
+    pub sha3_384: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Snap architectures (`all` for architecture-independent snaps). Empty for charms.
+    pub architectures: Vec<String>,
+    /// Charm bases. Empty for snaps.
+    pub bases: Vec<Base>,
+    pub base: Option<String>,
+    pub confinement: Option<String>,
+    pub grade: Option<String>,
+    /// Snap type (`app`, `base`, …) or `charm`.
+    pub kind: String,
+    pub epoch: Epoch,
+    /// What inspection read from the artifact (raw `snap.yaml`, `metadata.yaml`, …).
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+impl Revision {
+    /// The platforms this revision is released on: architectures for snaps, bases for charms.
+    pub fn platforms(&self) -> Vec<String> {
+        if !self.bases.is_empty() {
+            self.bases.iter().map(platform_of_base).collect()
+        } else if !self.architectures.is_empty() {
+            self.architectures.clone()
+        } else {
+            vec!["all".to_string()]
+        }
+    }
+}
+
+/// The platform key of a charm base: `name/channel/architecture`.
+pub fn platform_of_base(base: &Base) -> String {
+    format!("{}/{}/{}", base.name, base.channel, base.architecture)
+}
+
+/// Package-level metadata an artifact brings; applied to the package on push.
+#[derive(Clone, Debug, Default)]
+pub struct ArtifactText {
+    pub title: Option<String>,
+    pub summary: String,
+    pub description: String,
+    pub license: Option<String>,
+    pub website: Option<String>,
+    pub contact: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRevision {
+    pub package_id: String,
+    pub upload_id: String,
+    pub version: String,
+    pub architectures: Vec<String>,
+    pub bases: Vec<Base>,
+    pub base: Option<String>,
+    pub confinement: Option<String>,
+    pub grade: Option<String>,
+    pub kind: String,
+    pub epoch: Epoch,
+    pub metadata: serde_json::Value,
+    pub text: ArtifactText,
+    pub created_by: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewUpload {
+    pub id: String,
+    pub sha3_384: String,
+    pub sha256: String,
+    pub size: u64,
+    pub created_by: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Upload {
+    pub id: String,
+    pub sha3_384: String,
+    pub sha256: String,
+    pub size: u64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+    pub package_id: Option<String>,
+    pub revision: Option<u32>,
+}
+
+/// One entry of a package's current channel map: a revision on a channel for one platform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    pub channel: Channel,
+    pub platform: String,
+    pub revision: u32,
+    pub released_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub progressive_percentage: Option<f64>,
+}
+
+impl crate::domain::resolve::ReleaseEntry for Release {
+    fn channel(&self) -> &Channel {
+        &self.channel
+    }
+    fn expires_at(&self) -> Option<i64> {
+        self.expires_at.map(|t| t.timestamp())
+    }
+}
+
+/// One request of a release call: put `revision` on `channel`, or close it when `None`.
+#[derive(Clone, Debug)]
+pub struct ReleaseItem {
+    pub channel: Channel,
+    pub revision: Option<u32>,
+    pub progressive_percentage: Option<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReleaseRequest {
+    pub package_id: String,
+    pub items: Vec<ReleaseItem>,
+    pub released_by: String,
+    /// How long a release to a branch lives.
+    pub branch_lifetime_secs: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Released {
+    pub channel: Channel,
+    pub revision: Option<u32>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    pub channel: Channel,
+    pub revision: Option<u32>,
+    pub platforms: Vec<String>,
+    pub released_at: DateTime<Utc>,
+    pub released_by: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What a change was about. Stored as a string; unknown kinds are tolerated by readers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub seq: Seq,
+    pub kind: String,
+    pub package_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything the catalog holds about one package.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackageState {
+    pub package: Package,
+    /// Sorted by revision number.
+    pub revisions: Vec<Revision>,
+    pub releases: Vec<Release>,
+}
