@@ -70,11 +70,8 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The whole HTTP API.
 pub fn build_router(state: AppState) -> Router {
-    let upload_limit = usize::try_from(state.config.max_upload_size)
-        .unwrap_or(usize::MAX)
-        .saturating_add(64 * 1024);
     Router::new()
-        .merge(publisher::routes(upload_limit))
+        .merge(publisher::routes())
         .merge(snaps::routes())
         .merge(charms::routes())
         .merge(download::routes())

@@ -21,7 +21,7 @@ use crate::store::{
     ReleaseItem, ReleaseRequest, Revision,
 };
 
-pub fn routes(upload_limit: usize) -> Router<AppState> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/tokens/whoami", get(whoami))
         .route("/v1/{namespace}", get(list_names).post(register))
@@ -39,9 +39,11 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
             get(list_releases).post(release),
         )
         .route("/v1/{namespace}/{name}/tracks", post(create_tracks))
+        // The upload's size is enforced while it streams into blob storage (and up front from
+        // Content-Length), so the generic body limit is off for this route.
         .route(
             "/unscanned-upload/",
-            post(upload).layer(DefaultBodyLimit::max(upload_limit)),
+            post(upload).layer(DefaultBodyLimit::disable()),
         )
 }
 
@@ -294,13 +296,29 @@ async fn metadata(
 async fn upload(
     State(state): State<AppState>,
     MaybeAuth(principal): MaybeAuth,
+    headers: axum::http::HeaderMap,
     mut multipart: Multipart,
 ) -> ApiResult<Json<Value>> {
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request("invalid-multipart", e.body_text()))?
-    {
+    use axum::extract::multipart::MultipartError;
+    let limit = state.config.max_upload_size;
+    let too_large = || {
+        ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "artifact-too-large",
+            format!("the artifact is larger than the limit of {limit} bytes (max_upload_size)"),
+        )
+    };
+    // Multipart framing adds a few hundred bytes: anything far beyond the limit is refused
+    // before a byte is read. The exact limit is enforced while the file streams to storage.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit.saturating_add(1024 * 1024)) {
+        return Err(too_large());
+    }
+    let invalid = |e: MultipartError| ApiError::bad_request("invalid-multipart", e.body_text());
+    while let Some(field) = multipart.next_field().await.map_err(invalid)? {
         if field.name() != Some("binary") {
             continue;
         }
@@ -308,14 +326,19 @@ async fn upload(
         let mut reader = tokio_util::io::StreamReader::new(stream);
         let info = state
             .blobs
-            .put(&mut reader, state.config.max_upload_size)
+            .put(&mut reader, limit)
             .await
             .map_err(|e| match e {
-                // A broken multipart stream surfaces as an I/O error from the reader.
-                crate::blobs::BlobError::Io(io) if io.get_ref().is_some() => ApiError::bad_request(
-                    "invalid-multipart",
-                    format!("the upload was cut short: {io}"),
-                ),
+                crate::blobs::BlobError::TooLarge { .. } => too_large(),
+                // A broken multipart stream surfaces as an I/O error wrapping the multipart error.
+                crate::blobs::BlobError::Io(io)
+                    if io.get_ref().is_some_and(|i| i.is::<MultipartError>()) =>
+                {
+                    match io.into_inner().map(|i| i.downcast::<MultipartError>()) {
+                        Some(Ok(e)) => invalid(*e),
+                        _ => ApiError::bad_request("invalid-multipart", "the upload was cut short"),
+                    }
+                }
                 other => other.into(),
             })?;
         let id = uuid::Uuid::new_v4().to_string();
