@@ -93,23 +93,22 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::Invalid(format!(
-                    "public_url {url:?} must start with http:// or https://"
-                )));
-            }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url {url:?} must start with http:// or https://"
+            )));
         }
-        if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:")
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://"))
-            {
-                return Err(ConfigError::Invalid(format!(
-                    "database_url must be sqlite://PATH or postgres://…, got {}",
-                    redact_url(url)
-                )));
-            }
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database_url must be sqlite://PATH or postgres://…, got {}",
+                redact_url(url)
+            )));
         }
         if self.max_upload_size == 0 {
             return Err(ConfigError::Invalid(

@@ -51,30 +51,25 @@ pub fn effective<'a>(
         if on_track.is_empty() {
             continue;
         }
-        // (platform shown, predicate over a release's platform)
-        let platforms: Vec<(String, Box<dyn Fn(&str) -> bool + '_>)> = match filter {
+        // (platform shown, the exact platform to match or None for the filter's predicate)
+        let platforms: Vec<(String, Option<String>)> = match filter {
             PlatformFilter::All => {
                 let mut names: Vec<&str> = on_track.iter().map(|r| r.platform.as_str()).collect();
                 names.sort_unstable();
                 names.dedup();
                 names
                     .into_iter()
-                    .map(|p| {
-                        let owned = p.to_string();
-                        let pred: Box<dyn Fn(&str) -> bool> = Box::new(move |q: &str| q == owned);
-                        (p.to_string(), pred)
-                    })
+                    .map(|p| (p.to_string(), Some(p.to_string())))
                     .collect()
             }
-            PlatformFilter::Only { shown_as, accepts } => {
-                vec![(
-                    shown_as.clone(),
-                    Box::new(|q: &str| accepts(q)) as Box<dyn Fn(&str) -> bool>,
-                )]
-            }
+            PlatformFilter::Only { shown_as, .. } => vec![(shown_as.clone(), None)],
         };
-        for (platform, accepts) in &platforms {
-            let matches = |r: &Release| accepts(&r.platform);
+        for (platform, exact) in &platforms {
+            let matches = |r: &Release| match (exact, filter) {
+                (Some(p), _) => &r.platform == p,
+                (None, PlatformFilter::Only { accepts, .. }) => accepts(&r.platform),
+                (None, PlatformFilter::All) => true,
+            };
             for (risk, view) in track_view(releases, &track.name, now, matches) {
                 let channel = Channel::new(track.name.clone(), risk, None);
                 let release = match view {

@@ -72,11 +72,11 @@ impl Catalog {
         for state in states {
             let key = (state.package.namespace, state.package.name.clone());
             let id = state.package.id.clone();
-            if let Some(old) = self.by_id.get(&id) {
-                if old.package.name != state.package.name {
-                    self.by_name
-                        .remove(&(old.package.namespace, old.package.name.clone()));
-                }
+            if let Some(old) = self.by_id.get(&id)
+                && old.package.name != state.package.name
+            {
+                self.by_name
+                    .remove(&(old.package.namespace, old.package.name.clone()));
             }
             self.by_name.insert(key, id.clone());
             self.by_id.insert(id, Arc::new(state));

@@ -82,10 +82,10 @@ pub(crate) async fn find_package(
     if let Some(found) = state.catalog.snapshot().get(namespace, name) {
         return Ok(found.clone());
     }
-    if let Some(id) = state.store.package_id(namespace, name).await? {
-        if let Some(loaded) = state.store.load_packages(&[id]).await?.pop() {
-            return Ok(Arc::new(loaded));
-        }
+    if let Some(id) = state.store.package_id(namespace, name).await?
+        && let Some(loaded) = state.store.load_packages(&[id]).await?.pop()
+    {
+        return Ok(Arc::new(loaded));
     }
     Err(ApiError::not_found(
         "package-not-found",
@@ -737,13 +737,13 @@ async fn release(
             Channel::parse_with_default_track(&item.channel, &found.package.default_track)
                 .map_err(|e| ApiError::bad_request("invalid-channel", e.to_string()))?;
         let percentage = item.progressive.and_then(|p| p.percentage);
-        if let Some(p) = percentage {
-            if !(0.0..=100.0).contains(&p) || p.is_nan() {
-                return Err(ApiError::bad_request(
-                    "invalid-progressive",
-                    format!("progressive percentage {p} must be between 0 and 100"),
-                ));
-            }
+        if let Some(p) = percentage
+            && (!(0.0..=100.0).contains(&p) || p.is_nan())
+        {
+            return Err(ApiError::bad_request(
+                "invalid-progressive",
+                format!("progressive percentage {p} must be between 0 and 100"),
+            ));
         }
         items.push(ReleaseItem {
             channel,

@@ -342,7 +342,7 @@ pub(crate) fn assemble(
             revisions.sort_by_key(|r| r.revision);
             let mut releases = releases_by.remove(&id).unwrap_or_default();
             // Most recent first: when several entries could serve a platform, the newest wins.
-            releases.sort_by(|a, b| b.released_at.cmp(&a.released_at));
+            releases.sort_by_key(|r| std::cmp::Reverse(r.released_at));
             Ok(PackageState {
                 package: p.into_package(tracks)?,
                 revisions,

@@ -114,9 +114,16 @@ impl TestDb {
                     _dir: Some(dir),
                 }
             }
-            Backend::Postgres => {
+            Backend::Postgres => Self::on_postgres(postgres_base_url()).await,
+        }
+    }
+
+    /// A fresh database on the PostgreSQL server at `admin_url`.
+    pub async fn on_postgres(admin_url: String) -> TestDb {
+        let backend = Backend::Postgres;
+        {
+            {
                 use sqlx::Connection;
-                let admin_url = postgres_base_url();
                 let name = format!("depot_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = sqlx::PgConnection::connect(&admin_url)
                     .await

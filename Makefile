@@ -1,0 +1,46 @@
+# depot — the two commands a developer needs:
+#   cargo run --release -p depot -- serve    run the store (SQLite, ./depot-data, 127.0.0.1:8080)
+#   make test                                 install what is missing, then run every test
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+
+APT_PACKAGES := postgresql squashfs-tools zip
+PG := tests/support/pg-cluster.sh
+
+.PHONY: test deps lint unit run clean-test-db
+
+## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL.
+test: deps lint unit
+
+## Install system packages the tests need (Debian/Ubuntu), only when something is missing.
+deps:
+	missing=""
+	command -v mksquashfs >/dev/null || missing="$$missing squashfs-tools"
+	command -v zip >/dev/null || missing="$$missing zip"
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"
+	if [ -n "$$missing" ]; then
+	  echo "installing:$$missing"
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo )
+	  $$SUDO apt-get update -qq
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+	fi
+	command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+## The Rust tests. Without DATABASE_URL a throwaway PostgreSQL cluster is started for the run.
+unit:
+	if [ -z "$${DATABASE_URL:-}" ]; then
+	  trap '$(PG) stop' EXIT
+	  export DATABASE_URL=$$($(PG) start)
+	fi
+	cargo nextest run --workspace --locked --profile ci
+
+run:
+	cargo run --release -p depot -- serve
+
+clean-test-db:
+	$(PG) stop

@@ -1,0 +1,221 @@
+//! The `depot` binary: configuration layering, `config show`, migrations, admin commands, and
+//! `serve` with no configuration at all.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn depot(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_depot"));
+    command.current_dir(dir);
+    // Start from a clean environment as far as depot is concerned.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DEPOT_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String, String) {
+    let out = command.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn configuration_layers_defaults_file_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = run(depot(dir.path()).args(["config", "show"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("listen = \"127.0.0.1:8080\""), "{out}");
+    assert!(out.contains("data_dir = \"depot-data\""), "{out}");
+    assert!(
+        out.contains("database_url = \"sqlite://depot-data/depot.db\""),
+        "{out}"
+    );
+
+    std::fs::write(
+        dir.path().join("depot.toml"),
+        "listen = \"127.0.0.1:9000\"\nmax_upload_size = 1000\nlog_format = \"json\"\n\
+         database_url = \"postgres://depot:hunter2@db.example:5432/depot?sslmode=require\"\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(depot(dir.path()).args(["config", "show"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("listen = \"127.0.0.1:9000\""), "{out}");
+    assert!(out.contains("max_upload_size = 1000"), "{out}");
+    assert!(out.contains("log_format = \"json\""), "{out}");
+    assert!(!out.contains("hunter2"), "the password is redacted: {out}");
+    assert!(
+        out.contains("postgres://depot:***@db.example:5432/depot?sslmode=require"),
+        "{out}"
+    );
+
+    // Environment beats the file.
+    let (code, out, _) = run(depot(dir.path())
+        .args(["config", "show"])
+        .env("DEPOT_LISTEN", "0.0.0.0:7000")
+        .env("DEPOT_MAX_UPLOAD_SIZE", "5"));
+    assert_eq!(code, 0);
+    assert!(out.contains("listen = \"0.0.0.0:7000\""), "{out}");
+    assert!(out.contains("max_upload_size = 5"), "{out}");
+
+    // --config / DEPOT_CONFIG pick another file; a missing one is an error.
+    std::fs::write(
+        dir.path().join("other.toml"),
+        "public_url = \"https://store.example\"\n",
+    )
+    .unwrap();
+    let (_, out, _) = run(depot(dir.path()).args(["--config", "other.toml", "config", "show"]));
+    assert!(
+        out.contains("public_url = \"https://store.example\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("listen = \"127.0.0.1:8080\""),
+        "depot.toml is not read when --config is given: {out}"
+    );
+    let (code, _, err) = run(depot(dir.path())
+        .args(["config", "show"])
+        .env("DEPOT_CONFIG", "missing.toml"));
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.toml"), "{err}");
+
+    // Bad values are explained.
+    let (code, _, err) = run(depot(dir.path())
+        .args(["config", "show"])
+        .env("DEPOT_LISTEN", "not-an-address"));
+    assert_eq!(code, 2);
+    assert!(err.to_lowercase().contains("listen"), "{err}");
+    std::fs::write(dir.path().join("depot.toml"), "colour = \"red\"\n").unwrap();
+    let (code, _, err) = run(depot(dir.path()).args(["config", "show"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn admin_commands_and_zero_configuration_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(depot(dir.path()).arg("migrate"));
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.path().join("depot-data/depot.db").exists());
+
+    let (code, out, _) = run(depot(dir.path()).args([
+        "admin",
+        "create-account",
+        "--username",
+        "alice",
+        "--email",
+        "a@example.com",
+    ]));
+    assert_eq!(code, 0);
+    assert_eq!(out.trim().len(), 32, "prints the account id: {out}");
+    let (code, _, err) =
+        run(depot(dir.path()).args(["admin", "create-account", "--username", "alice"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+
+    let (code, token, _) = run(depot(dir.path()).args([
+        "admin",
+        "create-token",
+        "--username",
+        "alice",
+        "--scope",
+        "package-upload",
+        "--ttl",
+        "1h",
+    ]));
+    assert_eq!(code, 0);
+    let token = token.trim().to_string();
+    assert!(
+        token.starts_with("depot_") && !token.contains('\n'),
+        "stdout is only the token: {token:?}"
+    );
+    let (code, _, err) =
+        run(depot(dir.path()).args(["admin", "create-token", "--username", "nobody"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("no account named"), "{err}");
+    let (code, _, err) = run(depot(dir.path()).args([
+        "admin",
+        "create-token",
+        "--username",
+        "alice",
+        "--scope",
+        "root",
+    ]));
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown scope"), "{err}");
+
+    // `depot serve` with no configuration: port 8080 may be taken on a shared machine, so
+    // only the listen address comes from the environment.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = depot(dir.path())
+        .arg("serve")
+        .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let started = Instant::now();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("depot serve printed nothing");
+        if line.contains("depot is serving") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+    let response = http_get(port, "/v2/snaps/info/nothing-here");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(response.contains("snap-not-found"), "{response}");
+    let response = http_get_with(
+        port,
+        "/v1/tokens/whoami",
+        &format!("Authorization: Macaroon {token}\r\n"),
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"username\":\"alice\""), "{response}");
+    unsafe_kill(&child, "TERM");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM stops depot cleanly: {status}");
+}
+
+fn unsafe_kill(child: &std::process::Child, signal: &str) {
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    http_get_with(port, path, "")
+}
+
+fn http_get_with(port: u16, path: &str, headers: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
