@@ -173,7 +173,7 @@ pub fn redact_url(url: &str) -> String {
         None => (rest, ""),
     };
     let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
+        return format!("{scheme}://{authority}{}", redact_query_password(tail));
     };
     let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
     let redacted_tail = redact_query_password(tail);
