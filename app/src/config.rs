@@ -84,12 +84,25 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("depot.toml")),
         }
-        let figment = figment.merge(Env::prefixed("DEPOT_").ignore(&["CONFIG", "STORE", "TOKEN"]));
+        // Only configuration keys are read from DEPOT_*: other DEPOT_ variables (the client's
+        // DEPOT_STORE and DEPOT_TOKEN, a test harness's own) are not configuration.
+        let keys = Config::keys();
+        let figment = figment.merge(
+            Env::prefixed("DEPOT_").only(&keys.iter().map(String::as_str).collect::<Vec<_>>()),
+        );
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The names of every configuration key.
+    pub fn keys() -> Vec<String> {
+        match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -55,6 +55,13 @@ fn configuration_layers_defaults_file_environment() {
         "{out}"
     );
 
+    // DEPOT_ variables that are not configuration keys are not configuration.
+    let (code, _, err) = run(depot(dir.path())
+        .args(["config", "show"])
+        .env("DEPOT_TOKEN", "x")
+        .env("DEPOT_SOMETHING", "y"));
+    assert_eq!(code, 0, "{err}");
+
     // Environment beats the file.
     let (code, out, _) = run(depot(dir.path())
         .args(["config", "show"])

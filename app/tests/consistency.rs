@@ -241,6 +241,10 @@ async fn reads_survive_postgres_stopping() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, std::fs::read(&snap).unwrap());
 
+    // A caller that sends a token is served too (as anonymous: tokens live in the database).
+    let (status, _) = app.get("/v2/snaps/info/resilient", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+
     let (status, ready) = app.get("/readyz", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ready["status"], "degraded");

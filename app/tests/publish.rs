@@ -151,6 +151,10 @@ async fn publish_charm(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         hex::encode(Sha3_384::digest(&bytes)),
+        download["hash-sha3-384"].as_str().unwrap()
+    );
+    assert_eq!(
+        hex::encode(<sha2::Sha384 as sha2::Digest>::digest(&bytes)),
         download["hash-sha-384"].as_str().unwrap()
     );
     assert_eq!(

@@ -55,6 +55,7 @@ CREATE TABLE revisions (
     version       TEXT NOT NULL,
     sha3_384      TEXT NOT NULL,
     sha256        TEXT NOT NULL,
+    sha384        TEXT NOT NULL,              -- SHA-384 (SHA-2), what Juju checks
     size          BIGINT NOT NULL,
     architectures TEXT NOT NULL,              -- JSON array
     bases         TEXT NOT NULL,              -- JSON array of {name, channel, architecture}
@@ -104,6 +105,7 @@ CREATE TABLE uploads (
     id         TEXT PRIMARY KEY,
     sha3_384   TEXT NOT NULL,
     sha256     TEXT NOT NULL,
+    sha384     TEXT NOT NULL,
     size       BIGINT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     created_by TEXT REFERENCES accounts (id),

@@ -4,7 +4,7 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use sha2::Sha256;
+use sha2::{Sha256, Sha384};
 use sha3::{Digest, Sha3_384};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
@@ -71,6 +71,7 @@ impl BlobStore for FsBlobStore {
         let mut file = tokio::fs::File::create(&tmp_path).await?;
         let mut sha3 = Sha3_384::new();
         let mut sha256 = Sha256::new();
+        let mut sha384 = Sha384::new();
         let mut size: u64 = 0;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -84,6 +85,7 @@ impl BlobStore for FsBlobStore {
             }
             sha3.update(&buf[..n]);
             sha256.update(&buf[..n]);
+            sha384.update(&buf[..n]);
             file.write_all(&buf[..n]).await?;
         }
         file.sync_all().await?;
@@ -91,6 +93,7 @@ impl BlobStore for FsBlobStore {
         let info = BlobInfo {
             sha3_384: hex::encode(sha3.finalize()),
             sha256: hex::encode(sha256.finalize()),
+            sha384: hex::encode(sha384.finalize()),
             size,
         };
         let dest = self.path_of(&info.sha3_384);
@@ -165,6 +168,7 @@ mod tests {
         assert_eq!(info.size, data.len() as u64);
         assert_eq!(info.sha3_384, hex::encode(Sha3_384::digest(&data)));
         assert_eq!(info.sha256, hex::encode(Sha256::digest(&data)));
+        assert_eq!(info.sha384, hex::encode(Sha384::digest(&data)));
         let again = store.put(&mut data.as_slice(), 1024).await.unwrap();
         assert_eq!(info, again);
         assert_eq!(

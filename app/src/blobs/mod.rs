@@ -19,6 +19,8 @@ pub struct BlobInfo {
     pub sha3_384: String,
     /// Lowercase hex SHA-256.
     pub sha256: String,
+    /// Lowercase hex SHA-384 (SHA-2).
+    pub sha384: String,
     pub size: u64,
 }
 

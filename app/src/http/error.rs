@@ -153,6 +153,6 @@ impl From<PathRejection> for ApiError {
 pub async fn not_found_fallback() -> ApiError {
     ApiError::not_found(
         "not-found",
-        "no such endpoint; see /openapi.json for the API",
+        "no such endpoint; the API is described in docs/reference/api.md",
     )
 }

@@ -67,7 +67,14 @@ impl FromRequestParts<AppState> for MaybeAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(MaybeAuth(principal(parts, state).await?))
+        match principal(parts, state).await {
+            Ok(p) => Ok(MaybeAuth(p)),
+            // Reads keep working while the database is away: answer as for an anonymous caller.
+            Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+                Ok(MaybeAuth(None))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

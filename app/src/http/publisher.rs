@@ -160,6 +160,7 @@ fn revision_view(state: &PackageState, r: &Revision) -> Value {
         "bases": r.bases.iter().map(|b| json!({"name": b.name, "channel": b.channel, "architecture": b.architecture})).collect::<Vec<_>>(),
         "sha3-384": r.sha3_384,
         "sha256": r.sha256,
+        "sha384": r.sha384,
         "size": r.size,
         "epoch": r.epoch,
     });
@@ -348,6 +349,7 @@ async fn upload(
                 id: id.clone(),
                 sha3_384: info.sha3_384,
                 sha256: info.sha256,
+                sha384: info.sha384,
                 size: info.size,
                 created_by: principal.map(|p| p.account.id),
             })

@@ -162,6 +162,7 @@ pub(crate) struct RevisionRow {
     pub version: String,
     pub sha3_384: String,
     pub sha256: String,
+    pub sha384: String,
     pub size: i64,
     pub architectures: String,
     pub bases: String,
@@ -182,6 +183,7 @@ impl RevisionRow {
             version: self.version,
             sha3_384: self.sha3_384,
             sha256: self.sha256,
+            sha384: self.sha384,
             size: u64::try_from(self.size)
                 .map_err(|_| StoreError::Corrupt("negative size".into()))?,
             architectures: serde_json::from_str(&self.architectures)?,
@@ -198,7 +200,7 @@ impl RevisionRow {
     }
 }
 
-pub(crate) const REVISION_COLUMNS: &str = "package_id, revision, version, sha3_384, sha256, size, \
+pub(crate) const REVISION_COLUMNS: &str = "package_id, revision, version, sha3_384, sha256, sha384, size, \
      architectures, bases, base, confinement, grade, kind, epoch, metadata, created_at, created_by";
 
 #[derive(sqlx::FromRow)]
@@ -239,6 +241,7 @@ pub(crate) struct UploadRow {
     pub id: String,
     pub sha3_384: String,
     pub sha256: String,
+    pub sha384: String,
     pub size: i64,
     pub created_at: DateTime<Utc>,
     pub created_by: Option<String>,
@@ -252,6 +255,7 @@ impl UploadRow {
             id: self.id,
             sha3_384: self.sha3_384,
             sha256: self.sha256,
+            sha384: self.sha384,
             size: self.size as u64,
             created_at: self.created_at,
             created_by: self.created_by,
@@ -443,7 +447,7 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            #[tracing::instrument(skip_all, err, fields(username = %new.username))]
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(username = %new.username))]
             async fn create_account(
                 &self,
                 new: $crate::store::NewAccount,
@@ -498,7 +502,7 @@ macro_rules! impl_sql_store {
                 Ok(row.map(Into::into))
             }
 
-            #[tracing::instrument(skip_all, err)]
+            #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn create_token(
                 &self,
                 new: $crate::store::NewToken,
@@ -563,7 +567,7 @@ macro_rules! impl_sql_store {
                 Ok(Some((token.into_record()?, account.into())))
             }
 
-            #[tracing::instrument(skip_all, err, fields(name = %new.name))]
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(name = %new.name))]
             async fn register_package(
                 &self,
                 new: $crate::store::NewPackage,
@@ -621,12 +625,13 @@ macro_rules! impl_sql_store {
             async fn stage_upload(&self, upload: $crate::store::NewUpload) -> $crate::store::Result<$crate::store::Seq> {
                 let mut tx = self.write.begin().await?;
                 sqlx::query(
-                    "INSERT INTO uploads (id, sha3_384, sha256, size, created_at, created_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO uploads (id, sha3_384, sha256, sha384, size, created_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&upload.id)
                 .bind(&upload.sha3_384)
                 .bind(&upload.sha256)
+                .bind(&upload.sha384)
                 .bind(upload.size as i64)
                 .bind(chrono::Utc::now())
                 .bind(&upload.created_by)
@@ -648,7 +653,7 @@ macro_rules! impl_sql_store {
             async fn upload(&self, upload_id: &str) -> $crate::store::Result<Option<$crate::store::Upload>> {
                 use $crate::store::sql::*;
                 let row = sqlx::query_as::<_, UploadRow>(
-                    "SELECT id, sha3_384, sha256, size, created_at, created_by, package_id, revision \
+                    "SELECT id, sha3_384, sha256, sha384, size, created_at, created_by, package_id, revision \
                      FROM uploads WHERE id = $1",
                 )
                 .bind(upload_id)
@@ -657,7 +662,7 @@ macro_rules! impl_sql_store {
                 row.map(UploadRow::into_upload).transpose()
             }
 
-            #[tracing::instrument(skip_all, err, fields(package_id = %new.package_id))]
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(package_id = %new.package_id))]
             async fn push_revision(
                 &self,
                 new: $crate::store::NewRevision,
@@ -666,7 +671,7 @@ macro_rules! impl_sql_store {
                 let now = chrono::Utc::now();
                 let mut tx = self.write.begin().await?;
                 let upload = sqlx::query_as::<_, UploadRow>(
-                    "SELECT id, sha3_384, sha256, size, created_at, created_by, package_id, revision \
+                    "SELECT id, sha3_384, sha256, sha384, size, created_at, created_by, package_id, revision \
                      FROM uploads WHERE id = $1",
                 )
                 .bind(&new.upload_id)
@@ -714,6 +719,7 @@ macro_rules! impl_sql_store {
                     version: new.version,
                     sha3_384: upload.sha3_384,
                     sha256: upload.sha256,
+                    sha384: upload.sha384,
                     size: upload.size as u64,
                     architectures: new.architectures,
                     bases: new.bases,
@@ -728,13 +734,14 @@ macro_rules! impl_sql_store {
                 };
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO revisions ({REVISION_COLUMNS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 )))
                 .bind(&new.package_id)
                 .bind(number)
                 .bind(&revision.version)
                 .bind(&revision.sha3_384)
                 .bind(&revision.sha256)
+                .bind(&revision.sha384)
                 .bind(revision.size as i64)
                 .bind(serde_json::to_string(&revision.architectures)?)
                 .bind(serde_json::to_string(&revision.bases)?)
@@ -767,7 +774,7 @@ macro_rules! impl_sql_store {
                 Ok((revision, seq))
             }
 
-            #[tracing::instrument(skip_all, err, fields(package_id = %request.package_id))]
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(package_id = %request.package_id))]
             async fn release(
                 &self,
                 request: $crate::store::ReleaseRequest,

@@ -120,6 +120,8 @@ pub struct Revision {
     pub version: String,
     pub sha3_384: String,
     pub sha256: String,
+    /// SHA-384 (SHA-2), hex.
+    pub sha384: String,
     pub size: u64,
     /// Snap architectures (`all` for architecture-independent snaps). Empty for charms.
     pub architectures: Vec<String>,
@@ -188,6 +190,8 @@ pub struct NewUpload {
     pub id: String,
     pub sha3_384: String,
     pub sha256: String,
+    /// SHA-384 (SHA-2), hex.
+    pub sha384: String,
     pub size: u64,
     pub created_by: Option<String>,
 }
@@ -197,6 +201,8 @@ pub struct Upload {
     pub id: String,
     pub sha3_384: String,
     pub sha256: String,
+    /// SHA-384 (SHA-2), hex.
+    pub sha384: String,
     pub size: u64,
     pub created_at: DateTime<Utc>,
     pub created_by: Option<String>,
