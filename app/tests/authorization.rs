@@ -190,4 +190,66 @@ async fn authorization_matrix(backend: Backend) {
     assert_eq!(app.raw(request).await.status(), StatusCode::OK);
 }
 
-both_backends!(authorization_matrix);
+/// A private package is invisible to everyone but its publisher and admins.
+async fn private_packages_stay_hidden(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let owner = app.account("secretive", &[]).await;
+    let other = app.account("curious", &[]).await;
+    let admin = app.account("overseer", &[Scope::Admin]).await;
+    let (status, _) = app
+        .post(
+            "/v1/snap",
+            Some(&owner),
+            json!({"name": "hidden", "private": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let snap = fixtures::build_snap(
+        dir.path(),
+        "name: hidden\nversion: '1'\nsummary: s\ndescription: d\narchitectures: [amd64]\n",
+    );
+    app.push("snap", "hidden", &snap, &owner).await;
+    app.post(
+        "/v1/snap/hidden/releases",
+        Some(&owner),
+        json!([{"channel": "stable", "revision": 1}]),
+    )
+    .await;
+
+    let (status, info) = app.get("/v2/snaps/info/hidden", Some(&owner)).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["snap"]["private"], true);
+    let url = info["channel-map"][0]["download"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = app.get("/v2/snaps/info/hidden", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    for token in [None, Some(other.as_str())] {
+        let (status, body) = app.get("/v2/snaps/info/hidden", token).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(error_code(&body), "snap-not-found");
+        let (status, _, _) = app.download(&url, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    for path in [
+        "/v1/snap/hidden",
+        "/v1/snap/hidden/releases",
+        "/v1/snap/hidden/revisions",
+    ] {
+        let (status, body) = app.get(path, Some(&other)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(error_code(&body), "package-not-found", "{path}");
+    }
+    let (status, body) = app
+        .post(
+            "/v1/snap/hidden/releases",
+            Some(&other),
+            json!([{"channel": "edge", "revision": 1}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+both_backends!(authorization_matrix, private_packages_stay_hidden);

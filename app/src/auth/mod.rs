@@ -204,9 +204,12 @@ impl Principal {
 
     /// The Charmhub permissions this token grants, for `whoami`.
     pub fn permissions(&self) -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = self
-            .token
-            .scopes
+        let scopes: &[Scope] = if self.is_admin() {
+            &Scope::ALL
+        } else {
+            &self.token.scopes
+        };
+        let mut out: Vec<&'static str> = scopes
             .iter()
             .flat_map(|s| s.permissions().iter().copied())
             .collect();

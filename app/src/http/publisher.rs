@@ -87,12 +87,7 @@ pub(crate) async fn find_package(
     {
         return Ok(Arc::new(loaded));
     }
-    Err(ApiError::not_found(
-        "package-not-found",
-        format!(
-            "no {namespace} named {name:?} is registered; register it with `depot register {name}`"
-        ),
-    ))
+    Err(not_registered(namespace, name))
 }
 
 async fn authorized_package(
@@ -104,10 +99,23 @@ async fn authorized_package(
 ) -> ApiResult<Arc<PackageState>> {
     let namespace = parse_namespace(namespace)?;
     let found = find_package(state, namespace, name).await?;
+    if !super::snaps::can_see(&found, Some(principal)) {
+        // Someone else's private package does not exist as far as this caller can tell.
+        return Err(not_registered(namespace, name));
+    }
     principal
         .authorize(scope, &found.package)
         .map_err(|d| denied(d, &found.package))?;
     Ok(found)
+}
+
+fn not_registered(namespace: Namespace, name: &str) -> ApiError {
+    ApiError::not_found(
+        "package-not-found",
+        format!(
+            "no {namespace} named {name:?} is registered; register it with `depot register {name}`"
+        ),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,10 +294,8 @@ async fn metadata(
 ) -> ApiResult<Json<Value>> {
     let namespace = parse_namespace(&namespace)?;
     let found = find_package(&state, namespace, &name).await?;
-    if found.package.private {
-        principal
-            .authorize(Scope::PackageManage, &found.package)
-            .map_err(|d| denied(d, &found.package))?;
+    if !super::snaps::can_see(&found, Some(&principal)) {
+        return Err(not_registered(namespace, &name));
     }
     Ok(Json(json!({"metadata": registered_name(&found)})))
 }
