@@ -47,13 +47,21 @@ pub async fn catch_up(store: &dyn Store, handle: &CatalogHandle) -> Result<usize
 pub async fn run_follower(
     store: Arc<dyn Store>,
     handle: Arc<CatalogHandle>,
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
     poll: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
     let mut failing = false;
     loop {
-        match catch_up(store.as_ref(), &handle).await {
+        let started = std::time::Instant::now();
+        let result = catch_up(store.as_ref(), &handle).await;
+        if matches!(result, Ok(n) if n > 0) {
+            metrics
+                .catalog_apply_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        match result {
             Ok(n) => {
                 if failing {
                     tracing::info!(seq = handle.seq(), "change follower reconnected");
@@ -64,6 +72,7 @@ pub async fn run_follower(
                 }
             }
             Err(err) => {
+                metrics.follower_errors.inc();
                 if !failing {
                     tracing::warn!(%err, seq = handle.seq(), "change follower cannot read the database; serving the last snapshot");
                     failing = true;

@@ -65,6 +65,7 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
         blobs: Arc::new(blobs),
         catalog: Arc::new(catalog),
         inspect_limits: Limits::default(),
+        metrics: Arc::new(crate::telemetry::metrics::Metrics::new()),
         public_url,
     }))
 }
@@ -83,6 +84,7 @@ pub async fn serve(config: Config) -> CliResult {
         tokio::spawn(run_follower(
             state.store.clone(),
             state.catalog.clone(),
+            state.metrics.clone(),
             poll,
             async move {
                 let _ = stop.wait_for(|s| *s).await;

@@ -111,6 +111,10 @@ async fn download(
             (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
         }
     };
+    app.metrics
+        .downloads
+        .with_label_values(&[namespace.as_str()])
+        .inc();
     let blob = app.blobs.get(&revision.sha3_384, start, Some(len)).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
         blob.reader,

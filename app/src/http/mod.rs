@@ -37,6 +37,7 @@ pub struct App {
     pub blobs: Arc<dyn BlobStore>,
     pub catalog: Arc<CatalogHandle>,
     pub inspect_limits: Limits,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     /// Base of absolute URLs in responses, without a trailing slash.
     pub public_url: String,
 }
@@ -76,6 +77,10 @@ pub fn build_router(state: AppState) -> Router {
         .merge(charms::routes())
         .merge(download::routes())
         .merge(ops::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::telemetry::metrics::track,
+        ))
         .fallback(error::not_found_fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(

@@ -11,8 +11,36 @@ use super::extract::Json;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+}
+
+/// Prometheus text exposition. Gauges that describe state are read at scrape time.
+async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    let m = &app.metrics;
+    let catalog = app.catalog.snapshot();
+    m.catalog_packages.set(catalog.len() as i64);
+    m.catalog_seq.set(catalog.seq());
+    let (open, idle) = app.store.pool_stats();
+    m.db_connections
+        .with_label_values(&["idle"])
+        .set(i64::from(idle));
+    m.db_connections
+        .with_label_values(&["in_use"])
+        .set(i64::from(open.saturating_sub(idle)));
+    if let Ok(Ok(head)) =
+        tokio::time::timeout(std::time::Duration::from_secs(1), app.store.head_seq()).await
+    {
+        m.follower_lag.set((head - catalog.seq()).max(0));
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.render(),
+    )
 }
 
 /// The process lives.

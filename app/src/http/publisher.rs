@@ -348,6 +348,8 @@ async fn upload(
                 }
                 other => other.into(),
             })?;
+        state.metrics.uploads.inc();
+        state.metrics.upload_bytes.inc_by(info.size);
         let id = uuid::Uuid::new_v4().to_string();
         state
             .store

@@ -94,6 +94,9 @@ pub enum Backend {
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
+    /// Connections in the pools: (open, idle).
+    fn pool_stats(&self) -> (u32, u32);
+
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Checks that the database answers.

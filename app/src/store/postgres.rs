@@ -36,6 +36,11 @@ impl PostgresStore {
         })
     }
 
+    fn stats(&self) -> (u32, u32) {
+        // `read` and `write` are the same pool.
+        (self.read.size(), self.read.num_idle() as u32)
+    }
+
     async fn notify(&self, tx: &mut sqlx::Transaction<'_, Postgres>, seq: i64) -> Result<()> {
         // Delivered at commit, never for a rolled-back transaction.
         sqlx::query("SELECT pg_notify($1, $2)")

@@ -437,6 +437,10 @@ macro_rules! impl_sql_store {
                 $backend
             }
 
+            fn pool_stats(&self) -> (u32, u32) {
+                self.stats()
+            }
+
             async fn migrate(&self) -> $crate::store::Result<()> {
                 Self::MIGRATOR.run(&self.write).await?;
                 Ok(())

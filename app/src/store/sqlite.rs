@@ -42,6 +42,13 @@ impl SqliteStore {
         Ok(SqliteStore { read, write })
     }
 
+    fn stats(&self) -> (u32, u32) {
+        (
+            self.read.size() + self.write.size(),
+            (self.read.num_idle() + self.write.num_idle()) as u32,
+        )
+    }
+
     async fn notify(&self, _tx: &mut sqlx::Transaction<'_, Sqlite>, _seq: i64) -> Result<()> {
         // Other processes sharing a SQLite file find changes by polling.
         Ok(())

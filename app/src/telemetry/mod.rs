@@ -1,4 +1,6 @@
-//! Logging set-up: `tracing` with text logs for humans or JSON for collectors.
+//! Logging set-up (`tracing`, text for humans or JSON for collectors) and Prometheus metrics.
+
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 

@@ -231,6 +231,7 @@ impl TestApp {
         store.migrate().await.unwrap();
         let blobs = FsBlobStore::open(data_dir.path().join("blobs")).unwrap();
         let catalog = Arc::new(CatalogHandle::load(store.as_ref()).await.unwrap());
+        let metrics = Arc::new(depot::telemetry::metrics::Metrics::new());
         let state = AppState::new(App {
             public_url: config.public_url(),
             config,
@@ -238,11 +239,13 @@ impl TestApp {
             blobs: Arc::new(blobs),
             catalog: catalog.clone(),
             inspect_limits: options.limits,
+            metrics: metrics.clone(),
         });
         let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(run_follower(
             store,
             catalog,
+            metrics,
             Duration::from_millis(100),
             async move {
                 let _ = stop_rx.wait_for(|s| *s).await;
