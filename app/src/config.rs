@@ -35,6 +35,11 @@ pub struct Config {
     pub follower_poll_interval_ms: u64,
     /// Lifetime of a release to a branch, in seconds.
     pub branch_lifetime_secs: i64,
+    /// Longest time a request may take before the store answers 503 `request-timeout`, in
+    /// seconds. Uploads and download bodies are not limited by it.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM or SIGINT: how long in-flight requests may take to finish, in seconds.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +62,8 @@ impl Default for Config {
             database_max_connections: 16,
             follower_poll_interval_ms: 500,
             branch_lifetime_secs: crate::domain::BRANCH_LIFETIME_SECS,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
         }
     }
 }

@@ -226,3 +226,88 @@ fn http_get_with(port: u16, path: &str, headers: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+/// SIGTERM while a slow upload is in flight: the upload completes, new connections are
+/// refused, and the process exits 0 within the grace period.
+#[test]
+fn sigterm_lets_a_slow_upload_finish() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, _) =
+        run(depot(dir.path()).args(["admin", "create-account", "--username", "slowpoke"]));
+    assert_eq!(code, 0);
+    let (_, token, _) =
+        run(depot(dir.path()).args(["admin", "create-token", "--username", "slowpoke"]));
+    let token = token.trim().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = depot(dir.path())
+        .arg("serve")
+        .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DEPOT_SHUTDOWN_GRACE_SECS", "20")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    while !rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server starts")
+        .contains("depot is serving")
+    {}
+
+    let boundary = "slow-boundary";
+    let payload = vec![b'x'; 512 * 1024];
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"binary\"; filename=\"a.snap\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&payload);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /unscanned-upload/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: Macaroon {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let half = body.len() / 2;
+    stream.write_all(&body[..half]).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let signalled = Instant::now();
+    unsafe_kill(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "new connections are refused once shutdown began"
+    );
+    for chunk in body[half..].chunks(64 * 1024) {
+        stream.write_all(chunk).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("upload_id"), "{response}");
+    assert!(
+        response.to_lowercase().contains("x-request-id:"),
+        "request ids are echoed: {response}"
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(20),
+        "stopped within the grace period"
+    );
+}

@@ -1,13 +1,15 @@
-//! The `depot` command line: the server (`serve`, `migrate`), configuration, and
-//! administration (`admin`).
+//! The `depot` command line: the server (`serve`, `migrate`), configuration, administration
+//! (`admin`), and the publisher client (`login`, `push`, `release`, `status` …, see
+//! [`client`]). Only the server commands load the server configuration.
 
 mod admin;
+pub mod client;
 mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::Config;
 
@@ -15,10 +17,12 @@ use crate::config::Config;
 #[command(
     name = "depot",
     version,
-    about = "A self-hostable store for snaps and charms"
+    about = "A self-hostable store for snaps and charms",
+    after_long_help = client::EXIT_CODES
 )]
 pub struct Cli {
-    /// Configuration file (default: ./depot.toml if it exists).
+    /// Server configuration file (default: ./depot.toml if it exists). Client commands
+    /// ignore it.
     #[arg(long, global = true, env = "DEPOT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -41,6 +45,15 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    #[command(flatten)]
+    Client(client::ClientCommand),
+    /// Print a shell completion script, e.g. `depot completions bash > /etc/bash_completion.d/depot`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `depot man | man -l -`.
+    Man,
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,7 +65,37 @@ pub enum ConfigCommand {
 /// Runs the command line; returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref()) {
+    match cli.command {
+        Command::Client(command) => client::run(command),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "depot", &mut out);
+            print_bytes(&out)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => print_bytes(&out),
+                Err(err) => {
+                    eprintln!("error: cannot render the man page: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        command => run_server(cli.config.as_deref(), command),
+    }
+}
+
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
+    ExitCode::SUCCESS
+}
+
+/// The server commands: they load the configuration (defaults < file < `DEPOT_*`).
+fn run_server(config_file: Option<&std::path::Path>, command: Command) -> ExitCode {
+    let config = match Config::load(config_file) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("error: {err}");
@@ -61,7 +104,7 @@ pub fn run() -> ExitCode {
     };
     if let Command::Config {
         command: ConfigCommand::Show,
-    } = cli.command
+    } = command
     {
         print!("{}", config.to_redacted_toml());
         return ExitCode::SUCCESS;
@@ -75,11 +118,14 @@ pub fn run() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve => serve::serve(config).await,
             Command::Migrate => serve::migrate(config).await,
             Command::Admin { command } => admin::run(config, command).await,
-            Command::Config { .. } => unreachable!("handled above"),
+            Command::Config { .. }
+            | Command::Client(_)
+            | Command::Completions { .. }
+            | Command::Man => unreachable!("handled by run"),
         }
     });
     match result {

@@ -92,13 +92,31 @@ pub async fn serve(config: Config) -> CliResult {
         ))
     };
     tracing::info!(%listen, public_url = %state.public_url, %database, "depot is serving");
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let router = build_router(state);
-    crate::http::serve(listener, router, async move {
+    let mut stopping = stop_rx.clone();
+    let server = crate::http::serve(listener, router, async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: no new connections, finishing in-flight requests"
+        );
         let _ = stop_tx.send(true);
-    })
-    .await?;
+    });
+    // In-flight requests get `grace` to finish once the signal came; then we stop anyway.
+    let deadline = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => {
+            return Err(CliError(format!(
+                "requests were still in flight when the shutdown grace period ({} s) ended",
+                grace.as_secs()
+            )));
+        }
+    }
     let _ = follower.await;
     tracing::info!("stopped");
     Ok(())

@@ -21,6 +21,16 @@ use crate::store::{
     ReleaseItem, ReleaseRequest, Revision,
 };
 
+/// The upload route, apart: it has no body limit and no request timeout of its own.
+pub fn upload_routes() -> Router<AppState> {
+    // The upload's size is enforced while it streams into blob storage (and up front from
+    // Content-Length), so the generic body limit is off for this route.
+    Router::new().route(
+        "/unscanned-upload/",
+        post(upload).layer(DefaultBodyLimit::disable()),
+    )
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/tokens/whoami", get(whoami))
@@ -39,12 +49,6 @@ pub fn routes() -> Router<AppState> {
             get(list_releases).post(release),
         )
         .route("/v1/{namespace}/{name}/tracks", post(create_tracks))
-        // The upload's size is enforced while it streams into blob storage (and up front from
-        // Content-Length), so the generic body limit is off for this route.
-        .route(
-            "/unscanned-upload/",
-            post(upload).layer(DefaultBodyLimit::disable()),
-        )
 }
 
 pub(crate) fn parse_namespace(namespace: &str) -> ApiResult<Namespace> {
