@@ -5,6 +5,7 @@ mod charms;
 mod download;
 pub mod error;
 mod extract;
+mod layers;
 mod ops;
 mod publisher;
 mod snaps;
@@ -14,10 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use error::{ApiError, ApiResult};
 pub use extract::{Auth, MaybeAuth};
@@ -70,70 +67,20 @@ impl Deref for AppState {
 /// Request bodies other than uploads are small.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
-/// The whole HTTP API.
+/// The whole HTTP API: the routes, then the cross-cutting layers of [`layers::apply`].
 pub fn build_router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
-    Router::new()
+    let routes = Router::new()
         .merge(publisher::routes())
         .merge(snaps::routes())
         .merge(charms::routes())
         .merge(download::routes())
         .merge(ops::routes())
         .route_layer(axum::middleware::from_fn(move |request, next| {
-            request_timeout(timeout, request, next)
+            layers::request_timeout(timeout, request, next)
         }))
-        .merge(publisher::upload_routes())
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            crate::telemetry::metrics::track,
-        ))
-        .fallback(error::not_found_fallback)
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::http::Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        uri = %request.uri(),
-                        request_id,
-                    )
-                })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        // Outermost: every request gets an id (or keeps the caller's), echoed in the response.
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::internal(
-                "a request handler panicked",
-            ))
-        }))
-        .with_state(state)
-}
-
-/// Answers 503 `request-timeout` when a handler takes longer than `limit`.
-async fn request_timeout(
-    limit: Duration,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => axum::response::IntoResponse::into_response(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "request-timeout",
-            format!(
-                "the store did not answer within {} s; retry later",
-                limit.as_secs()
-            ),
-        )),
-    }
+        .merge(publisher::upload_routes());
+    layers::apply(routes, &state).with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
