@@ -71,6 +71,13 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
 }
 
 pub async fn serve(config: Config) -> CliResult {
+    let result = run(config).await;
+    // Export the spans still buffered; the exporter blocks, so off the async workers.
+    let _ = tokio::task::spawn_blocking(crate::telemetry::shutdown).await;
+    result
+}
+
+async fn run(config: Config) -> CliResult {
     let listen = config.listen;
     let poll = Duration::from_millis(config.follower_poll_interval_ms);
     let database = redact_url(&config.database_url());

@@ -449,6 +449,7 @@ fn hint_for(kind: ErrorKind, code: &str) -> Option<String> {
         }
         (_, "snap-not-found" | "charm-not-found") => "check the name; `depot names` lists yours",
         (_, "database-unavailable") => "retry later",
+        (_, "rate-limited") => "the store limits requests per minute; wait a moment and retry",
         _ => return None,
     };
     Some(hint.to_string())
