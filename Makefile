@@ -5,13 +5,16 @@ SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -euo pipefail -c
 
-APT_PACKAGES := postgresql squashfs-tools zip
+APT_PACKAGES := postgresql squashfs-tools zip curl python3-venv
 PG := tests/support/pg-cluster.sh
+VENV := .venv
+CONTRACT_REQUIREMENTS := tests/contract/requirements.txt
 
-.PHONY: test deps lint unit run clean-test-db
+.PHONY: test deps lint unit contract run clean-test-db
 
-## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL.
-test: deps lint unit
+## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL,
+## and the API contract tests against a running server.
+test: deps lint unit contract
 
 ## Install system packages the tests need (Debian/Ubuntu), only when something is missing.
 deps:
@@ -19,6 +22,8 @@ deps:
 	command -v mksquashfs >/dev/null || missing="$$missing squashfs-tools"
 	command -v zip >/dev/null || missing="$$missing zip"
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"
+	command -v curl >/dev/null || missing="$$missing curl"
+	python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"
 	if [ -n "$$missing" ]; then
 	  echo "installing:$$missing"
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo )
@@ -38,6 +43,16 @@ unit:
 	  export DATABASE_URL=$$($(PG) start)
 	fi
 	cargo nextest run --workspace --locked --profile ci
+
+## The API contract: schemathesis (pinned in tests/contract/requirements.txt, installed into
+## .venv) against a running `depot serve`: no 5xx, nothing the OpenAPI document does not describe.
+contract: $(VENV)/.installed
+	tests/contract/run.sh
+
+$(VENV)/.installed: $(CONTRACT_REQUIREMENTS)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CONTRACT_REQUIREMENTS)
+	touch $@
 
 run:
 	cargo run --release -p depot -- serve

@@ -40,6 +40,15 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// On SIGTERM or SIGINT: how long in-flight requests may take to finish, in seconds.
     pub shutdown_grace_secs: u64,
+    /// Requests per minute to the publisher API (`/v1/…`, `/unscanned-upload/`) allowed per
+    /// token and, separately, per client address; 0 turns the limit off.
+    pub publisher_rate_limit_per_minute: u32,
+    /// Requests per minute to search allowed per token and per client address; 0 turns the
+    /// limit off.
+    pub search_rate_limit_per_minute: u32,
+    /// Take the client address for rate limits from the last `X-Forwarded-For` entry (set by
+    /// the proxy in front of depot) instead of the connection's peer address.
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +73,9 @@ impl Default for Config {
             branch_lifetime_secs: crate::domain::BRANCH_LIFETIME_SECS,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
+            publisher_rate_limit_per_minute: 600,
+            search_rate_limit_per_minute: 600,
+            trust_forwarded_for: false,
         }
     }
 }

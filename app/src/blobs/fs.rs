@@ -60,7 +60,7 @@ async fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(name = "blobs.put", skip_all, err)]
     async fn put(
         &self,
         reader: &mut (dyn AsyncRead + Send + Unpin),
@@ -109,6 +109,7 @@ impl BlobStore for FsBlobStore {
         Ok(info)
     }
 
+    #[tracing::instrument(name = "blobs.get", skip_all, err(level = "debug"), fields(sha3_384 = %sha3_384))]
     async fn get(
         &self,
         sha3_384: &str,
@@ -136,6 +137,7 @@ impl BlobStore for FsBlobStore {
         })
     }
 
+    #[tracing::instrument(name = "blobs.size", skip_all, err(level = "debug"), fields(sha3_384 = %sha3_384))]
     async fn size(&self, sha3_384: &str) -> Result<Option<u64>, BlobError> {
         validate_name(sha3_384)?;
         match tokio::fs::metadata(self.path_of(sha3_384)).await {
@@ -145,6 +147,7 @@ impl BlobStore for FsBlobStore {
         }
     }
 
+    #[tracing::instrument(name = "blobs.local", skip_all, err(level = "debug"), fields(sha3_384 = %sha3_384))]
     async fn local(&self, sha3_384: &str) -> Result<LocalBlob, BlobError> {
         validate_name(sha3_384)?;
         let path = self.path_of(sha3_384);

@@ -1,20 +1,22 @@
 //! The Charmhub API Juju calls, served from the catalog snapshot.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Json, Path, Query};
+use super::schema::{CharmInfo, ErrorBody};
 use super::snaps::{can_see, download_url, time};
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::catalog::channel_map::{PlatformFilter, effective, resolve_for};
 use crate::domain::{Channel, Namespace};
 use crate::store::{PackageState, Release, Revision};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v2/charms/info/{name}", get(info))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(info))
 }
 
 fn base_json(platform: &str) -> Value {
@@ -124,12 +126,40 @@ pub(crate) fn prune(value: &mut Value, paths: &[Vec<&str>], always: &[&str]) {
     map.retain(|k, _| always.contains(&k.as_str()) || paths.iter().any(|p| p[0] == k));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InfoQuery {
+    /// Comma-separated dotted paths to keep, e.g.
+    /// `result.summary,default-release.revision.download`. `type`, `id` and `name` are always
+    /// kept. Without it, everything is returned.
+    #[param(
+        nullable = false,
+        example = "result.summary,default-release.revision.download"
+    )]
     fields: Option<String>,
+    /// The channel `default-release` is resolved for (default: `{default-track}/stable`).
+    #[param(nullable = false, example = "latest/edge")]
     channel: Option<String>,
 }
 
+/// The charm and its channel map, in the shape Juju reads.
+#[utoipa::path(
+    get,
+    path = "/v2/charms/info/{name}",
+    tag = "charmhub",
+    operation_id = "charm-info",
+    params(
+        ("name" = String, Path, description = "The charm name.", example = "hello-charm"),
+        InfoQuery,
+    ),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "The charm.", body = CharmInfo),
+        (status = 400, description = "`invalid-channel`: `channel` does not parse; `invalid-query`, `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 404, description = "`charm-not-found`: no such charm, or a private one the caller may not see.", body = ErrorBody),
+    ),
+)]
 async fn info(
     State(app): State<AppState>,
     Path(name): Path<String>,

@@ -1,20 +1,21 @@
 //! Artifact downloads: `GET /api/v1/{snaps|charms}/download/{package-id}_{revision}.{ext}`,
 //! with `Content-Length`, single-range `Range` requests and `HEAD`.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::Path;
+use super::schema::{Binary, ErrorBody, NamespacePlural};
 use super::snaps::can_see;
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::domain::Namespace;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/{plural}/download/{file}", get(download))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(download))
 }
 
 /// A parsed `Range` header: `bytes=a-b`, `bytes=a-` or `bytes=-n`.
@@ -48,6 +49,45 @@ fn parse_file(file: &str, namespace: Namespace) -> Option<(&str, u32)> {
     Some((id, revision.parse().ok()?))
 }
 
+/// The artifact of one revision.
+///
+/// These are the URLs the info APIs hand out. Any revision of a visible package can be fetched,
+/// released or not. One `Range` of the forms `bytes=START-END`, `bytes=START-` and
+/// `bytes=-SUFFIX` answers `206`; several ranges, or one that does not parse, are ignored.
+/// `HEAD` answers the headers only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/{plural}/download/{file}",
+    tag = "downloads",
+    operation_id = "download",
+    params(
+        ("plural" = NamespacePlural, Path, description = "`snaps` or `charms`."),
+        ("file" = String, Path, description = "`{package-id}_{revision}.snap` under `snaps`, `{package-id}_{revision}.charm` under `charms`.", example = "fJ74qYVg99lOk27Q3QDnd84WiY4hPAC4_1.snap"),
+        ("range" = Option<String>, Header, nullable = false, description = "One byte range, e.g. `bytes=100-`.", example = "bytes=0-99"),
+    ),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "The whole file.", content_type = "application/octet-stream", body = Binary, headers(
+            ("content-length" = u64, description = "Bytes in this response."),
+            ("accept-ranges" = String, description = "`bytes`."),
+            ("etag" = String, description = "The SHA3-384 of the whole file, quoted."),
+            ("content-disposition" = String, description = "`attachment; filename=\"{name}_{revision}.{ext}\"`."),
+        )),
+        (status = 206, description = "The requested range.", content_type = "application/octet-stream", body = Binary, headers(
+            ("content-length" = u64, description = "Bytes in this response."),
+            ("content-range" = String, description = "`bytes START-END/SIZE`."),
+            ("accept-ranges" = String, description = "`bytes`."),
+            ("etag" = String, description = "The SHA3-384 of the whole file, quoted."),
+            ("content-disposition" = String, description = "`attachment; filename=\"{name}_{revision}.{ext}\"`."),
+        )),
+        (status = 400, description = "`invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 404, description = "`download-not-found`: a malformed file name, an unknown package or revision, the wrong namespace, or a private package the caller may not see; `blob-not-found`: the file is missing from blob storage; `not-found`: not under `snaps` or `charms`.", body = ErrorBody),
+        (status = 416, description = "`range-not-satisfiable`: the range starts at or beyond the end of the file.", body = ErrorBody, headers(
+            ("content-range" = String, description = "`bytes */SIZE`."),
+        )),
+    ),
+)]
 async fn download(
     State(app): State<AppState>,
     Path((plural, file)): Path<(String, String)>,

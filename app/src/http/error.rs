@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
+use super::schema::{ErrorBody, ErrorItem};
 use crate::blobs::BlobError;
 use crate::inspect::InspectError;
 use crate::store::StoreError;
@@ -59,11 +59,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut item = json!({"code": self.code, "message": self.message});
-        if let Some(extra) = self.extra {
-            item["extra"] = extra;
-        }
-        let mut response = (self.status, Json(json!({"error-list": [item]}))).into_response();
+        let body = ErrorBody {
+            error_list: vec![ErrorItem {
+                code: self.code,
+                message: self.message,
+                extra: self.extra,
+            }],
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 "www-authenticate",
@@ -147,6 +150,18 @@ impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         ApiError::bad_request("invalid-path", rejection.body_text())
     }
+}
+
+/// Answers a known route called with a method it does not have, in the store's envelope. The
+/// router adds the `Allow` header.
+pub async fn method_not_allowed_fallback(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!(
+            "this endpoint does not answer {method}; the Allow header lists the methods it does"
+        ),
+    )
 }
 
 /// Answers unknown routes in the store's envelope.

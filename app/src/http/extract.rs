@@ -118,3 +118,31 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         Ok(Path(value))
     }
 }
+
+/// `axum::extract::Multipart` with the store's envelope on rejection: `415 invalid-multipart`
+/// when the request is not `multipart/form-data`, `400 invalid-multipart` when its boundary is
+/// missing or malformed.
+pub struct Multipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA);
+        if !is_multipart {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid-multipart",
+                "send the artifact as multipart/form-data with the file in the field `binary`",
+            ));
+        }
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(Multipart)
+            .map_err(|e| ApiError::bad_request("invalid-multipart", e.body_text()))
+    }
+}

@@ -1,41 +1,45 @@
-//! Cross-cutting layers every route gets: metrics, body limit, request log span, request ids,
-//! panic catching, and the request timeout middleware.
+//! Cross-cutting layers every route gets: rate limits, metrics, body limit, the request span
+//! (W3C Trace Context, route, status, trace id), request ids, panic catching, and the request
+//! timeout middleware.
 
+mod rate_limit;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{Request, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{ApiError, AppState, JSON_BODY_LIMIT, error};
+
+pub use rate_limit::RateLimits;
 
 /// Wraps the routes in the layers, outermost last.
 pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     routes
+        // Inside the metrics layer, so that 429s are counted by route like any answer.
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::new(RateLimits::new(&state.config)),
+            rate_limit::enforce,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::telemetry::metrics::track,
         ))
         .fallback(error::not_found_fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::map_response(trace_response))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::http::Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        uri = %request.uri(),
-                        request_id,
-                    )
-                })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                .make_span_with(request_span)
+                .on_response(record_response),
         )
         // Outermost: every request gets an id (or keeps the caller's), echoed in the response.
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -45,6 +49,70 @@ pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
                 "a request handler panicked",
             ))
         }))
+}
+
+/// The span of one request, named after its route template (`GET /v2/snaps/info/{name}`), a
+/// child of the caller's span when the request has a W3C `traceparent`. Its `trace_id` field
+/// puts the trace id in every log line of the request.
+fn request_span<B>(request: &Request<B>) -> Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let method = request.method();
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_string(),
+    };
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = %method,
+        http.route = route,
+        url.path = request.uri().path(),
+        url.query = request.uri().query(),
+        http.response.status_code = Empty,
+        request_id,
+        trace_id = Empty,
+    );
+    let _ = span.set_parent(crate::telemetry::parent_context(request.headers()));
+    let context = span.context();
+    let otel_span = opentelemetry::trace::TraceContextExt::span(&context);
+    let span_context = otel_span.span_context();
+    if span_context.is_valid() {
+        span.record("trace_id", span_context.trace_id().to_string());
+    }
+    span
+}
+
+/// Records the status on the request span (server errors mark the span as failed) and logs the
+/// answer.
+fn record_response<B>(response: &Response<B>, latency: Duration, span: &Span) {
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
+    tracing::info!(
+        status = status.as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "finished processing request"
+    );
+}
+
+/// Tells the caller which trace its request is in (W3C Trace Context Level 2 `traceresponse`).
+async fn trace_response(mut response: axum::response::Response) -> axum::response::Response {
+    if let Some(value) = crate::telemetry::trace_response_header(&Span::current()) {
+        response.headers_mut().insert("traceresponse", value);
+    }
+    response
 }
 
 /// Answers 503 `request-timeout` when a handler takes longer than `limit`.

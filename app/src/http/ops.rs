@@ -1,22 +1,36 @@
-//! Operational endpoints: liveness and readiness.
+//! Operational endpoints: liveness, readiness, metrics and the OpenAPI document.
 
-use axum::Router;
+use std::sync::LazyLock;
+
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::extract::Json;
+use super::schema::{CatalogStatus, DatabaseStatus, Health, Readiness, ReadyStatus};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi_json))
 }
 
-/// Prometheus text exposition. Gauges that describe state are read at scrape time.
+/// Prometheus metrics.
+///
+/// The text exposition format; the metrics are listed in docs/reference/metrics.md. Gauges that
+/// describe state are read at scrape time.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+    ),
+)]
 async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
     let m = &app.metrics;
     let catalog = app.catalog.snapshot();
@@ -43,26 +57,72 @@ async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoRespon
     )
 }
 
-/// The process lives.
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// Liveness: the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "Always.", body = Health)),
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
-/// Ready to serve: the catalog is loaded. When the database is away the store still serves
-/// reads from its snapshot; the body says so and writes fail until it is back.
-async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
+/// Readiness: the catalog is loaded.
+///
+/// When the database is away the store still serves reads from its snapshot; the body says so
+/// and writes fail until it is back.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses((status = 200, description = "Serving; `status` says whether writes can work.", body = Readiness)),
+)]
+async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
     let catalog = app.catalog.snapshot();
     let database = tokio::time::timeout(std::time::Duration::from_secs(2), app.store.ping()).await;
     let database_ok = matches!(database, Ok(Ok(())));
-    let body = json!({
-        "status": if database_ok { "ready" } else { "degraded" },
-        "database": if database_ok { "ok" } else { "unreachable" },
-        "catalog": {"packages": catalog.len(), "seq": catalog.seq()},
-        "message": if database_ok {
+    Json(Readiness {
+        status: if database_ok {
+            ReadyStatus::Ready
+        } else {
+            ReadyStatus::Degraded
+        },
+        database: if database_ok {
+            DatabaseStatus::Ok
+        } else {
+            DatabaseStatus::Unreachable
+        },
+        catalog: CatalogStatus {
+            packages: catalog.len() as u64,
+            seq: catalog.seq(),
+        },
+        message: if database_ok {
             "serving reads and writes"
         } else {
             "the database is unreachable: reads are served from the in-memory catalog in degraded mode; writes fail until it is back"
         },
+    })
+}
+
+/// This document: the OpenAPI 3.1 description of every route.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    operation_id = "openapi",
+    responses((status = 200, description = "The OpenAPI document.", body = Object)),
+)]
+async fn openapi_json() -> impl axum::response::IntoResponse {
+    static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+        super::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serialises")
     });
-    (StatusCode::OK, Json(body))
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
 }

@@ -3,14 +3,23 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::routing::{get, post};
+use axum::extract::{DefaultBodyLimit, State};
 use futures::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Multipart, Path, Query};
+use super::schema::NamespaceName;
+use super::schema::{
+    AccountView, BaseView, ChannelView, ErrorBody, PackageList, PackageMetadata, PackageStatus,
+    PackageView, ProgressiveView, PublisherView, PushRequest, PushResponse, RegisterRequest,
+    RegisterResponse, ReleaseResponse, ReleaseView, ReleasedView, ReleasesPackage, ReleasesRequest,
+    ReleasesResponse, ReviewResponse, ReviewView, RevisionList, RevisionStatus, RevisionView,
+    RiskName, TrackView, TracksRequest, TracksResponse, UploadForm, UploadResponse, WhoAmI,
+};
 use super::{ApiError, ApiResult, AppState, Auth, MaybeAuth};
 use crate::auth::{Denied, Scope};
 use crate::domain::resolve::fallback;
@@ -22,33 +31,21 @@ use crate::store::{
 };
 
 /// The upload route, apart: it has no body limit and no request timeout of its own.
-pub fn upload_routes() -> Router<AppState> {
+pub fn upload_routes() -> OpenApiRouter<AppState> {
     // The upload's size is enforced while it streams into blob storage (and up front from
     // Content-Length), so the generic body limit is off for this route.
-    Router::new().route(
-        "/unscanned-upload/",
-        post(upload).layer(DefaultBodyLimit::disable()),
-    )
+    OpenApiRouter::new().routes(routes!(upload).layer(DefaultBodyLimit::disable()))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tokens/whoami", get(whoami))
-        .route("/v1/{namespace}", get(list_names).post(register))
-        .route("/v1/{namespace}/{name}", get(metadata))
-        .route(
-            "/v1/{namespace}/{name}/revisions",
-            get(list_revisions).post(push_revision),
-        )
-        .route(
-            "/v1/{namespace}/{name}/revisions/review",
-            get(review_status),
-        )
-        .route(
-            "/v1/{namespace}/{name}/releases",
-            get(list_releases).post(release),
-        )
-        .route("/v1/{namespace}/{name}/tracks", post(create_tracks))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(whoami))
+        .routes(routes!(list_names, register))
+        .routes(routes!(metadata))
+        .routes(routes!(list_revisions, push_revision))
+        .routes(routes!(review_status))
+        .routes(routes!(list_releases, release))
+        .routes(routes!(create_tracks))
 }
 
 pub(crate) fn parse_namespace(namespace: &str) -> ApiResult<Namespace> {
@@ -129,102 +126,152 @@ fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-pub(crate) fn registered_name(state: &PackageState) -> Value {
+pub(crate) fn registered_name(state: &PackageState) -> PackageView {
     let p = &state.package;
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "type": p.namespace.as_str(),
-        "private": p.private,
-        "status": if state.releases.is_empty() { "registered" } else { "published" },
-        "store": "depot",
-        "publisher": {"id": p.publisher.id, "username": p.publisher.username, "display-name": p.publisher.display_name, "validation": "unproven"},
-        "title": p.title,
-        "summary": p.summary,
-        "description": p.description,
-        "license": p.license,
-        "website": p.website,
-        "contact": p.contact,
-        "categories": p.categories,
-        "default-track": p.default_track,
-        "tracks": p.tracks.iter().map(|t| json!({
-            "name": t.name,
-            "version-pattern": t.version_pattern,
-            "automatic-phasing-percentage": t.automatic_phasing_percentage,
-            "created-at": time(t.created_at),
-        })).collect::<Vec<_>>(),
-        "track-guardrails": [],
-        "media": [],
-        "links": {},
-        "created-at": time(p.created_at),
-    })
+    PackageView {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        kind: p.namespace,
+        private: p.private,
+        status: if state.releases.is_empty() {
+            PackageStatus::Registered
+        } else {
+            PackageStatus::Published
+        },
+        store: "depot",
+        publisher: publisher_view(&p.publisher),
+        title: p.title.clone(),
+        summary: p.summary.clone(),
+        description: p.description.clone(),
+        license: p.license.clone(),
+        website: p.website.clone(),
+        contact: p.contact.clone(),
+        categories: p.categories.clone(),
+        default_track: p.default_track.clone(),
+        tracks: p
+            .tracks
+            .iter()
+            .map(|t| TrackView {
+                name: t.name.clone(),
+                version_pattern: t.version_pattern.clone(),
+                automatic_phasing_percentage: t.automatic_phasing_percentage,
+                created_at: time(t.created_at),
+            })
+            .collect(),
+        track_guardrails: [],
+        media: [],
+        links: super::schema::EmptyObject {},
+        created_at: time(p.created_at),
+    }
 }
 
-fn revision_view(state: &PackageState, r: &Revision) -> Value {
-    let released = state.releases.iter().any(|rel| rel.revision == r.revision);
-    let mut v = json!({
-        "revision": r.revision,
-        "version": r.version,
-        "created-at": time(r.created_at),
-        "created-by": r.created_by,
-        "status": if released { "released" } else { "approved" },
-        "errors": null,
-        "bases": r.bases.iter().map(|b| json!({"name": b.name, "channel": b.channel, "architecture": b.architecture})).collect::<Vec<_>>(),
-        "sha3-384": r.sha3_384,
-        "sha256": r.sha256,
-        "sha384": r.sha384,
-        "size": r.size,
-        "epoch": r.epoch,
-    });
-    if state.package.namespace == Namespace::Snap {
-        v["architectures"] = json!(r.architectures);
-        v["base"] = json!(r.base);
-        v["confinement"] = json!(r.confinement);
-        v["grade"] = json!(r.grade);
-        v["type"] = json!(r.kind);
+pub(crate) fn publisher_view(p: &crate::store::Publisher) -> PublisherView {
+    PublisherView {
+        id: p.id.clone(),
+        username: p.username.clone(),
+        display_name: p.display_name.clone(),
+        validation: "unproven",
     }
-    v
+}
+
+fn base_view(b: &Base) -> BaseView {
+    BaseView {
+        name: b.name.clone(),
+        channel: b.channel.clone(),
+        architecture: b.architecture.clone(),
+    }
+}
+
+fn revision_view(state: &PackageState, r: &Revision) -> RevisionView {
+    let released = state.releases.iter().any(|rel| rel.revision == r.revision);
+    let snap = state.package.namespace == Namespace::Snap;
+    let snap_only = |v: Option<String>| snap.then_some(v);
+    RevisionView {
+        revision: r.revision,
+        version: r.version.clone(),
+        created_at: time(r.created_at),
+        created_by: r.created_by.clone(),
+        status: if released {
+            RevisionStatus::Released
+        } else {
+            RevisionStatus::Approved
+        },
+        errors: (),
+        bases: r.bases.iter().map(base_view).collect(),
+        sha3_384: r.sha3_384.clone(),
+        sha256: r.sha256.clone(),
+        sha384: r.sha384.clone(),
+        size: r.size,
+        epoch: r.epoch.clone(),
+        architectures: snap.then(|| r.architectures.clone()),
+        base: snap_only(r.base.clone()),
+        confinement: snap_only(r.confinement.clone()),
+        grade: snap_only(r.grade.clone()),
+        kind: snap.then(|| r.kind.clone()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-async fn whoami(Auth(principal): Auth) -> Json<Value> {
+/// Who the token belongs to and what it may do.
+#[utoipa::path(
+    get,
+    path = "/v1/tokens/whoami",
+    tag = "publisher",
+    operation_id = "whoami",
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The token's account, scopes and restrictions.", body = WhoAmI),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+    ),
+)]
+async fn whoami(Auth(principal): Auth) -> Json<WhoAmI> {
     let account = &principal.account;
-    Json(json!({
-        "account": {
-            "id": account.id,
-            "username": account.username,
-            "display-name": account.display_name,
-            "email": account.email,
+    Json(WhoAmI {
+        account: AccountView {
+            id: account.id.clone(),
+            username: account.username.clone(),
+            display_name: account.display_name.clone(),
+            email: account.email.clone(),
         },
-        "permissions": principal.permissions(),
-        "scopes": principal.token.scopes,
-        "packages": principal.packages(),
-        "channels": null,
-        "expires": principal.token.expires_at.map(time),
-    }))
+        permissions: principal.permissions(),
+        scopes: principal.token.scopes.clone(),
+        packages: principal.packages().map(<[_]>::to_vec),
+        channels: (),
+        expires: principal.token.expires_at.map(time),
+    })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterBody {
-    name: String,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    private: bool,
-    /// Accepted for Charmhub compatibility; depot has no teams.
-    #[allow(dead_code)]
-    team: Option<String>,
-}
-
+/// Registers a name.
+///
+/// The package gets the track `latest` and status `registered`.
+#[utoipa::path(
+    post,
+    path = "/v1/{namespace}",
+    tag = "publisher",
+    operation_id = "register",
+    params(("namespace" = NamespaceName, Path, description = "`snap` or `charm`.")),
+    request_body(content = RegisterRequest, content_type = "application/json"),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The name is registered to the token's account.", body = RegisterResponse),
+        (status = 400, description = "`invalid-name`, `unsupported-type`, `invalid-type`; `invalid-json` (malformed JSON); `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `account-register-package`, or is restricted to other packages.", body = ErrorBody),
+        (status = 404, description = "`not-found`: an unknown namespace.", body = ErrorBody),
+        (status = 409, description = "`name-already-registered`.", body = ErrorBody),
+        (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: a missing or unknown field, or a wrong type.", body = ErrorBody),
+    ),
+)]
 async fn register(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
     Auth(principal): Auth,
-    Json(body): Json<RegisterBody>,
-) -> ApiResult<Json<Value>> {
+    Json(body): Json<RegisterRequest>,
+) -> ApiResult<Json<RegisterResponse>> {
     let namespace = parse_namespace(&namespace)?;
     match body.kind.as_deref() {
         None => {}
@@ -269,14 +316,29 @@ async fn register(
         })
         .await?;
     state.settle(seq).await;
-    Ok(Json(json!({"id": package.id})))
+    Ok(Json(RegisterResponse { id: package.id }))
 }
 
+/// The packages of this namespace that the token's account publishes, sorted by name.
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}",
+    tag = "publisher",
+    operation_id = "list-packages",
+    params(("namespace" = NamespaceName, Path, description = "`snap` or `charm`.")),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The account's packages.", body = PackageList),
+        (status = 400, description = "`invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 404, description = "`not-found`: an unknown namespace.", body = ErrorBody),
+    ),
+)]
 async fn list_names(
     State(state): State<AppState>,
     Path(namespace): Path<String>,
     Auth(principal): Auth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PackageList>> {
     let namespace = parse_namespace(&namespace)?;
     let catalog = state.catalog.snapshot();
     let mut mine: Vec<&Arc<PackageState>> = catalog
@@ -286,30 +348,72 @@ async fn list_names(
         })
         .collect();
     mine.sort_by(|a, b| a.package.name.cmp(&b.package.name));
-    Ok(Json(
-        json!({"results": mine.iter().map(|s| registered_name(s)).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(PackageList {
+        results: mine.iter().map(|s| registered_name(s)).collect(),
+    }))
 }
 
+/// A package's metadata.
+///
+/// Any valid token may read a public package; a private one only its publisher's tokens (and
+/// `admin` tokens).
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}",
+    tag = "publisher",
+    operation_id = "package-metadata",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+    ),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The package.", body = PackageMetadata),
+        (status = 400, description = "`invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 404, description = "`package-not-found` (also for someone else's private package); `not-found`: an unknown namespace.", body = ErrorBody),
+    ),
+)]
 async fn metadata(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Auth(principal): Auth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PackageMetadata>> {
     let namespace = parse_namespace(&namespace)?;
     let found = find_package(&state, namespace, &name).await?;
     if !super::snaps::can_see(&found, Some(&principal)) {
         return Err(not_registered(namespace, &name));
     }
-    Ok(Json(json!({"metadata": registered_name(&found)})))
+    Ok(Json(PackageMetadata {
+        metadata: registered_name(&found),
+    }))
 }
 
+/// Stores an artifact's bytes and returns an upload id to push.
+///
+/// Nothing is inspected yet. A token is optional; if sent it must be valid, and its account is
+/// recorded as the uploader.
+#[utoipa::path(
+    post,
+    path = "/unscanned-upload/",
+    tag = "publisher",
+    operation_id = "upload",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "The file is stored.", body = UploadResponse),
+        (status = 400, description = "`missing-binary`: no `binary` field; `invalid-multipart`: the body is malformed or cut short.", body = ErrorBody),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 413, description = "`artifact-too-large`: the file is larger than `max_upload_size`.", body = ErrorBody),
+        (status = 415, description = "`invalid-multipart`: the request is not `Content-Type: multipart/form-data`.", body = ErrorBody),
+    ),
+)]
 async fn upload(
     State(state): State<AppState>,
     MaybeAuth(principal): MaybeAuth,
     headers: axum::http::HeaderMap,
-    mut multipart: Multipart,
-) -> ApiResult<Json<Value>> {
+    Multipart(mut multipart): Multipart,
+) -> ApiResult<Json<UploadResponse>> {
     use axum::extract::multipart::MultipartError;
     let limit = state.config.max_upload_size;
     let too_large = || {
@@ -366,18 +470,15 @@ async fn upload(
                 created_by: principal.map(|p| p.account.id),
             })
             .await?;
-        return Ok(Json(json!({"successful": true, "upload_id": id})));
+        return Ok(Json(UploadResponse {
+            successful: true,
+            upload_id: id,
+        }));
     }
     Err(ApiError::bad_request(
         "missing-binary",
         "send the artifact as the multipart/form-data field `binary`",
     ))
-}
-
-#[derive(Deserialize)]
-struct PushBody {
-    #[serde(rename = "upload-id")]
-    upload_id: String,
 }
 
 fn epoch_of(raw: &RawEpoch) -> ApiResult<Epoch> {
@@ -516,12 +617,39 @@ struct NewRevisionParts {
     metadata: Value,
 }
 
+/// Turns an upload into the package's next revision.
+///
+/// The artifact is inspected: its kind must match the namespace and the name in its metadata must
+/// be `{name}`.
+#[utoipa::path(
+    post,
+    path = "/v1/{namespace}/{name}/revisions",
+    tag = "publisher",
+    operation_id = "push-revision",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+    ),
+    request_body(content = PushRequest, content_type = "application/json"),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The new revision.", body = PushResponse),
+        (status = 400, description = "`artifact-type-mismatch`, `name-mismatch`; inspection: `invalid-artifact`, `missing-metadata`, `malformed-metadata`, `metadata-too-large`, `archive-too-many-entries`, `archive-too-large`, `path-traversal`, `unsafe-entry`, `inspect-io-error`; `invalid-json`; `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `package-upload`, or may not touch this package.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`, `upload-not-found`, `blob-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
+        (status = 409, description = "`upload-already-pushed`.", body = ErrorBody),
+        (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: a missing field, or a wrong type.", body = ErrorBody),
+    ),
+)]
 async fn push_revision(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Auth(principal): Auth,
-    Json(body): Json<PushBody>,
-) -> ApiResult<Json<Value>> {
+    Json(body): Json<PushRequest>,
+) -> ApiResult<Json<PushResponse>> {
     let found =
         authorized_package(&state, &principal, &namespace, &name, Scope::PackageUpload).await?;
     let package = &found.package;
@@ -564,24 +692,52 @@ async fn push_revision(
         .await?;
     state.settle(seq).await;
     tracing::info!(package = %package.name, revision = revision.revision, "revision pushed");
-    Ok(Json(json!({
-        "status-url": format!("/v1/{}/{}/revisions/review?upload-id={}", package.namespace, package.name, upload.id),
-        "revision": revision.revision,
-    })))
+    Ok(Json(PushResponse {
+        status_url: format!(
+            "/v1/{}/{}/revisions/review?upload-id={}",
+            package.namespace, package.name, upload.id
+        ),
+        revision: revision.revision,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReviewQuery {
+    /// The upload id that was pushed.
     #[serde(rename = "upload-id")]
     upload_id: String,
 }
 
+/// Review status of a pushed upload.
+///
+/// depot accepts or rejects an artifact during the push itself, so a pushed upload is always
+/// `approved`.
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}/revisions/review",
+    tag = "publisher",
+    operation_id = "review-status",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+        ReviewQuery,
+    ),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The revision made from the upload.", body = ReviewResponse),
+        (status = 400, description = "`invalid-query`: `upload-id` is missing; `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `package-upload`, or may not touch this package.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`; `upload-not-found`: the upload was not pushed to this package; `not-found`: an unknown namespace.", body = ErrorBody),
+    ),
+)]
 async fn review_status(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Auth(principal): Auth,
     Query(query): Query<ReviewQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReviewResponse>> {
     let found =
         authorized_package(&state, &principal, &namespace, &name, Scope::PackageUpload).await?;
     let upload = state
@@ -598,48 +754,75 @@ async fn review_status(
                 ),
             )
         })?;
-    Ok(Json(json!({"revisions": [{
-        "upload-id": upload.id,
-        "revision": upload.revision,
-        "status": "approved",
-        "errors": null,
-    }]})))
+    Ok(Json(ReviewResponse {
+        revisions: vec![ReviewView {
+            upload_id: upload.id,
+            revision: upload.revision,
+            status: "approved",
+            errors: (),
+        }],
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RevisionsQuery {
+    /// Only this revision (an empty list if it does not exist).
+    #[param(nullable = false, maximum = 4294967295.0)]
     revision: Option<u32>,
 }
 
+/// The package's revisions, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}/revisions",
+    tag = "publisher",
+    operation_id = "list-revisions",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+        RevisionsQuery,
+    ),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The revisions.", body = RevisionList),
+        (status = 400, description = "`invalid-query`: `revision` is not a number; `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `package-upload`, or may not touch this package.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
+    ),
+)]
 async fn list_revisions(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Auth(principal): Auth,
     Query(query): Query<RevisionsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RevisionList>> {
     let found =
         authorized_package(&state, &principal, &namespace, &name, Scope::PackageUpload).await?;
-    let revisions: Vec<Value> = found
+    let revisions: Vec<RevisionView> = found
         .revisions
         .iter()
         .rev()
         .filter(|r| query.revision.is_none_or(|n| r.revision == n))
         .map(|r| revision_view(&found, r))
         .collect();
-    Ok(Json(json!({"revisions": revisions})))
+    Ok(Json(RevisionList { revisions }))
 }
 
-fn base_of_platform(platform: &str) -> Value {
+fn base_of_platform(platform: &str) -> Option<BaseView> {
     let mut parts = platform.splitn(3, '/');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(name), Some(channel), Some(architecture)) => {
-            json!({"name": name, "channel": channel, "architecture": architecture})
-        }
-        _ => Value::Null,
+        (Some(name), Some(channel), Some(architecture)) => Some(BaseView {
+            name: name.to_string(),
+            channel: channel.to_string(),
+            architecture: architecture.to_string(),
+        }),
+        _ => None,
     }
 }
 
-pub(crate) fn releases_view(state: &PackageState) -> Value {
+pub(crate) fn releases_view(state: &PackageState) -> ReleasesResponse {
     let now = chrono::Utc::now();
     let snap = state.package.namespace == Namespace::Snap;
     let mut entries: Vec<&crate::store::Release> = state
@@ -648,22 +831,24 @@ pub(crate) fn releases_view(state: &PackageState) -> Value {
         .filter(|r| r.expires_at.is_none_or(|t| t > now))
         .collect();
     entries.sort_by(|a, b| (&a.channel, &a.platform).cmp(&(&b.channel, &b.platform)));
-    let channel_map: Vec<Value> = entries
+    let channel_map: Vec<ReleaseView> = entries
         .iter()
-        .map(|r| {
-            let mut v = json!({
-                "channel": r.channel.full(),
-                "revision": r.revision,
-                "base": if snap { Value::Null } else { base_of_platform(&r.platform) },
-                "resources": [],
-                "expiration-date": r.expires_at.map(time),
-                "progressive": {"paused": null, "percentage": r.progressive_percentage},
-                "when": time(r.released_at),
-            });
-            if snap {
-                v["architecture"] = json!(r.platform);
-            }
-            v
+        .map(|r| ReleaseView {
+            channel: r.channel.full(),
+            revision: r.revision,
+            architecture: snap.then(|| r.platform.clone()),
+            base: if snap {
+                None
+            } else {
+                base_of_platform(&r.platform)
+            },
+            resources: [],
+            expiration_date: r.expires_at.map(time),
+            progressive: ProgressiveView {
+                paused: (),
+                percentage: r.progressive_percentage,
+            },
+            when: time(r.released_at),
         })
         .collect();
     let mut channels = Vec::new();
@@ -683,60 +868,99 @@ pub(crate) fn releases_view(state: &PackageState) -> Value {
     let mut released: Vec<u32> = entries.iter().map(|r| r.revision).collect();
     released.sort_unstable();
     released.dedup();
-    let revisions: Vec<Value> = state
+    let revisions: Vec<RevisionView> = state
         .revisions
         .iter()
         .filter(|r| released.contains(&r.revision))
         .map(|r| revision_view(state, r))
         .collect();
-    json!({
-        "channel-map": channel_map,
-        "package": {"channels": channels},
-        "revisions": revisions,
-    })
+    ReleasesResponse {
+        channel_map,
+        package: ReleasesPackage { channels },
+        revisions,
+    }
 }
 
-fn channel_view(channel: &Channel) -> Value {
-    json!({
-        "name": channel.full(),
-        "track": channel.track,
-        "risk": channel.risk.as_str(),
-        "branch": channel.branch,
-        "fallback": fallback(channel).map(|c| c.full()),
-    })
+pub(crate) fn risk_name(risk: Risk) -> RiskName {
+    match risk {
+        Risk::Stable => RiskName::Stable,
+        Risk::Candidate => RiskName::Candidate,
+        Risk::Beta => RiskName::Beta,
+        Risk::Edge => RiskName::Edge,
+    }
 }
 
+fn channel_view(channel: &Channel) -> ChannelView {
+    ChannelView {
+        name: channel.full(),
+        track: channel.track.clone(),
+        risk: risk_name(channel.risk),
+        branch: channel.branch.clone(),
+        fallback: fallback(channel).map(|c| c.full()),
+    }
+}
+
+/// The current channel map as released (without followed risks), the package's channels, and
+/// the released revisions.
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}/releases",
+    tag = "publisher",
+    operation_id = "list-releases",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+    ),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The channel map.", body = ReleasesResponse),
+        (status = 400, description = "`invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `package-release`, or may not touch this package.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
+    ),
+)]
 async fn list_releases(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Auth(principal): Auth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReleasesResponse>> {
     let found =
         authorized_package(&state, &principal, &namespace, &name, Scope::PackageRelease).await?;
     Ok(Json(releases_view(&found)))
 }
 
-#[derive(Deserialize)]
-struct ReleaseBodyItem {
-    channel: String,
-    revision: Option<u32>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    resources: Vec<Value>,
-    progressive: Option<ProgressiveBody>,
-}
-
-#[derive(Deserialize)]
-struct ProgressiveBody {
-    percentage: Option<f64>,
-}
-
+/// Releases revisions to channels and closes channels.
+///
+/// All items apply in one transaction, or none does.
+#[utoipa::path(
+    post,
+    path = "/v1/{namespace}/{name}/releases",
+    tag = "publisher",
+    operation_id = "release",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+    ),
+    request_body(content = ReleasesRequest, content_type = "application/json"),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "What was released and closed.", body = ReleaseResponse),
+        (status = 400, description = "`invalid-request` (not 1 to 100 items), `invalid-channel`, `invalid-progressive`, `track-not-found`, `revision-not-found`; `invalid-json`; `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `package-release`, or may not touch this package.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
+        (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: a missing field, or a wrong type.", body = ErrorBody),
+    ),
+)]
 async fn release(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Auth(principal): Auth,
-    Json(body): Json<Vec<ReleaseBodyItem>>,
-) -> ApiResult<Json<Value>> {
+    Json(ReleasesRequest(body)): Json<ReleasesRequest>,
+) -> ApiResult<Json<ReleaseResponse>> {
     let found =
         authorized_package(&state, &principal, &namespace, &name, Scope::PackageRelease).await?;
     if body.is_empty() || body.len() > 100 {
@@ -775,28 +999,49 @@ async fn release(
         })
         .await?;
     state.settle(seq).await;
-    Ok(Json(json!({"released": released.iter().map(|r| json!({
-        "channel": r.channel.full(),
-        "revision": r.revision,
-        "expiration-date": r.expires_at.map(time),
-    })).collect::<Vec<_>>()})))
+    Ok(Json(ReleaseResponse {
+        released: released
+            .iter()
+            .map(|r| ReleasedView {
+                channel: r.channel.full(),
+                revision: r.revision,
+                expiration_date: r.expires_at.map(time),
+            })
+            .collect(),
+    }))
 }
 
-#[derive(Deserialize)]
-struct TrackBody {
-    name: String,
-    #[serde(rename = "version-pattern")]
-    version_pattern: Option<String>,
-    #[serde(rename = "automatic-phasing-percentage")]
-    automatic_phasing_percentage: Option<f64>,
-}
-
+/// Creates tracks.
+///
+/// Tracks that already exist are skipped and not counted.
+#[utoipa::path(
+    post,
+    path = "/v1/{namespace}/{name}/tracks",
+    tag = "publisher",
+    operation_id = "create-tracks",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+    ),
+    request_body(content = TracksRequest, content_type = "application/json"),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "How many tracks were created.", body = TracksResponse),
+        (status = 400, description = "`invalid-request` (not 1 to 100 items), `invalid-track-name`; `invalid-json`; `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `package-manage`, or may not touch this package.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
+        (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: a missing field, or a wrong type.", body = ErrorBody),
+    ),
+)]
 async fn create_tracks(
     State(state): State<AppState>,
     Path((namespace, name)): Path<(String, String)>,
     Auth(principal): Auth,
-    Json(body): Json<Vec<TrackBody>>,
-) -> ApiResult<Json<Value>> {
+    Json(TracksRequest(body)): Json<TracksRequest>,
+) -> ApiResult<Json<TracksResponse>> {
     let found =
         authorized_package(&state, &principal, &namespace, &name, Scope::PackageManage).await?;
     if body.is_empty() || body.len() > 100 {
@@ -817,5 +1062,7 @@ async fn create_tracks(
     }
     let (created, seq) = state.store.create_tracks(&found.package.id, tracks).await?;
     state.settle(seq).await;
-    Ok(Json(json!({"num-tracks-created": created})))
+    Ok(Json(TracksResponse {
+        num_tracks_created: created,
+    }))
 }

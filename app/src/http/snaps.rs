@@ -1,21 +1,23 @@
 //! The Snap Store device API (what snapd calls), served from the catalog snapshot.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Json, Path, Query};
+use super::schema::{ErrorBody, SnapInfo};
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::auth::Principal;
 use crate::catalog::channel_map::{PlatformFilter, effective};
 use crate::domain::Namespace;
 use crate::store::{PackageState, Release, Revision};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v2/snaps/info/{name}", get(info))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(info))
 }
 
 /// Snap-level fields of snapd's `storeSnap`.
@@ -159,9 +161,16 @@ fn select(mut m: Map<String, Value>, keep: &dyn Fn(&str) -> bool) -> Map<String,
     m
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InfoQuery {
+    /// Comma-separated names of the snap-level and revision-level fields to return. Without
+    /// it: every snap-level field, and every revision-level field but `grade` and `snap-yaml`.
+    #[param(nullable = false, example = "title,summary,revision,version,download")]
     fields: Option<String>,
+    /// Only channel-map entries that serve this architecture (releases for it or for `all`),
+    /// shown as this architecture.
+    #[param(nullable = false, example = "amd64")]
     architecture: Option<String>,
 }
 
@@ -180,6 +189,25 @@ fn channel_json(channel: &crate::domain::Channel, architecture: &str, release: &
     c
 }
 
+/// The snap and its effective channel map, in the shape snapd reads.
+#[utoipa::path(
+    get,
+    path = "/v2/snaps/info/{name}",
+    tag = "snap-store",
+    operation_id = "snap-info",
+    params(
+        ("name" = String, Path, description = "The snap name.", example = "hello-depot"),
+        InfoQuery,
+        ("snap-device-architecture" = Option<String>, Header, nullable = false, description = "Same as `architecture`, used when the query parameter is absent."),
+    ),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "The snap.", body = SnapInfo),
+        (status = 400, description = "`invalid-query`, `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 404, description = "`snap-not-found`: no such snap, or a private one the caller may not see.", body = ErrorBody),
+    ),
+)]
 async fn info(
     State(app): State<AppState>,
     Path(name): Path<String>,

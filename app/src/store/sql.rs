@@ -492,6 +492,7 @@ macro_rules! impl_sql_store {
                 Ok((account, seq))
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn account_by_username(
                 &self,
                 username: &str,
@@ -547,6 +548,7 @@ macro_rules! impl_sql_store {
                 Ok((record, seq))
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn token_by_hash(
                 &self,
                 secret_hash: &str,
@@ -626,6 +628,7 @@ macro_rules! impl_sql_store {
                 Ok((package.into_package(vec![track])?, seq))
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn stage_upload(&self, upload: $crate::store::NewUpload) -> $crate::store::Result<$crate::store::Seq> {
                 let mut tx = self.write.begin().await?;
                 sqlx::query(
@@ -654,6 +657,7 @@ macro_rules! impl_sql_store {
                 Ok(seq)
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn upload(&self, upload_id: &str) -> $crate::store::Result<Option<$crate::store::Upload>> {
                 use $crate::store::sql::*;
                 let row = sqlx::query_as::<_, UploadRow>(
@@ -918,6 +922,7 @@ macro_rules! impl_sql_store {
                 Ok((released, seq))
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn create_tracks(
                 &self,
                 package_id: &str,
@@ -960,6 +965,7 @@ macro_rules! impl_sql_store {
                 Ok((created, seq))
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn release_history(
                 &self,
                 package_id: &str,
@@ -1020,6 +1026,7 @@ macro_rules! impl_sql_store {
                 self.load_where(None).await
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn package_id(
                 &self,
                 namespace: $crate::domain::Namespace,

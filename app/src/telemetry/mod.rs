@@ -1,26 +1,153 @@
-//! Logging set-up (`tracing`, text for humans or JSON for collectors) and Prometheus metrics.
+//! Logs, traces and metrics.
+//!
+//! - Logs go to standard error through `tracing`: text for people, or one JSON object per line
+//!   (with the `trace_id` and `span_id` of the request it belongs to) for log collectors.
+//!   `RUST_LOG` sets the filter.
+//! - Traces: every request, store call and blob operation is a `tracing` span, bridged to
+//!   OpenTelemetry. A W3C `traceparent` on a request makes its span a child of the caller's.
+//!   When `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, spans
+//!   are exported over OTLP/HTTP; otherwise nothing is recorded or sent, but requests still get a
+//!   trace id for the logs.
+//! - Metrics: [`metrics`], Prometheus at `/metrics`.
 
 pub mod metrics;
+mod otel;
 
-use tracing_subscriber::EnvFilter;
+pub use otel::{parent_context, shutdown, trace_response_header};
+
+use std::fmt;
+
+use tracing::{Event, Subscriber};
+use tracing_subscriber::field::{RecordFields, Visit};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default filter (`info`).
+/// The log filter when `RUST_LOG` is not set.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_http=info";
+
+/// Installs the global subscriber: logs in `format`, and the OpenTelemetry bridge (see
+/// [`otel`]). `RUST_LOG` overrides the default log filter. Reads the `OTEL_*` environment.
+/// A second call (tests) leaves the first subscriber in place.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let logs = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .event_format(WithTraceIds(
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            ))
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .fmt_fields(HumanFields)
+            .with_filter(filter)
+            .boxed(),
     };
-    // A subscriber may already be installed (tests); that is fine.
-    let _ = result;
+    let (traces, status) = otel::layer();
+    let subscriber = tracing_subscriber::registry().with(logs).with(traces);
+    let dispatch = tracing::Dispatch::new(subscriber);
+    if tracing::dispatcher::set_global_default(dispatch.clone()).is_err() {
+        return;
+    }
+    let _ = DISPATCH.set(dispatch.downgrade());
+    status.log();
+}
+
+/// The installed subscriber, for looking up a span's OpenTelemetry context while formatting a
+/// log line (the dispatcher is not reachable through `get_default` from inside an event).
+static DISPATCH: std::sync::OnceLock<tracing::dispatcher::WeakDispatch> =
+    std::sync::OnceLock::new();
+
+/// Puts `"trace_id"` and `"span_id"` first in every JSON log line written inside a span.
+struct WithTraceIds<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for WithTraceIds<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let ids = DISPATCH
+            .get()
+            .and_then(tracing::dispatcher::WeakDispatch::upgrade)
+            .and_then(|dispatch| {
+                ctx.event_scope()?
+                    .find_map(|span| otel::span_ids(&span.id(), &dispatch))
+            });
+        let Some((trace_id, span_id)) = ids else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::with_capacity(256);
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        match line.strip_prefix('{') {
+            Some(rest) => write!(
+                writer,
+                "{{\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\",{rest}"
+            ),
+            None => writer.write_str(&line),
+        }
+    }
+}
+
+/// Span and event fields for people: `key=value` separated by spaces, the message bare, and
+/// the `otel.*` fields (span name and kind for the exporter) left out.
+struct HumanFields;
+
+impl<'w> FormatFields<'w> for HumanFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = HumanVisitor {
+            writer: &mut writer,
+            separate: false,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct HumanVisitor<'a, 'w> {
+    writer: &'a mut Writer<'w>,
+    separate: bool,
+    result: fmt::Result,
+}
+
+impl Visit for HumanVisitor<'_, '_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        if self.result.is_err() || name.starts_with("otel.") || name.starts_with("log.") {
+            return;
+        }
+        let separator = if self.separate { " " } else { "" };
+        self.separate = true;
+        self.result = if name == "message" {
+            write!(self.writer, "{separator}{value:?}")
+        } else {
+            write!(self.writer, "{separator}{name}={value:?}")
+        };
+    }
 }

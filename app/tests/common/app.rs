@@ -187,6 +187,7 @@ pub struct TestApp {
 pub struct Options {
     pub limits: Limits,
     pub max_upload_size: u64,
+    pub publisher_rate_limit_per_minute: u32,
 }
 
 impl Default for Options {
@@ -194,6 +195,7 @@ impl Default for Options {
         Options {
             limits: Limits::default(),
             max_upload_size: 64 * 1024 * 1024,
+            publisher_rate_limit_per_minute: 0,
         }
     }
 }
@@ -225,6 +227,9 @@ impl TestApp {
             max_upload_size: options.max_upload_size,
             database_max_connections: 8,
             follower_poll_interval_ms: 100,
+            // Tests drive the API far faster than a publisher would; the rate-limit tests set
+            // their own limits.
+            publisher_rate_limit_per_minute: options.publisher_rate_limit_per_minute,
             ..Config::default()
         };
         let store = depot::store::open(&config.database_url(), 8).await.unwrap();
