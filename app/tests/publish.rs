@@ -415,6 +415,10 @@ async fn bad_input_is_refused(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error_code(&body), "name-already-registered");
+    // A registered name with nothing released is not found by devices.
+    let (status, body) = app.get("/v2/snaps/info/taken", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&body), "snap-not-found");
     // The same name may exist once per namespace.
     let (status, _) = app
         .post("/v1/charm", Some(&token), json!({"name": "taken"}))

@@ -274,6 +274,13 @@ async fn info(
             Some(Value::Object(entry))
         })
         .collect();
+    if channel_map.is_empty() {
+        // As the Snap Store: a name with nothing released (for this architecture) is not found.
+        return Err(ApiError::not_found(
+            "snap-not-found",
+            format!("No snap named '{name}' found in series '16'."),
+        ));
+    }
     Ok(Json(json!({
         "name": state.package.name,
         "snap-id": state.package.id,
