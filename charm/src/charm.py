@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""Kubernetes charm for depot, a self-hostable store for snaps and charms.
+
+One holistic handler, `_reconcile`, runs on every event that can change what the server
+needs, and brings the workload in line: database URL, public URL, blob store, tracing, then
+migrations (the leader runs `depot migrate` once per server version and database, records it
+in the peer relation, and the other units wait for that record), then the Pebble layer.
+`collect-status` says what is still missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+import ops
+from charmlibs.interfaces.tracing import TracingEndpointRequirer
+from single_kernel_postgresql.lib.charms.data_platform_libs.v0.data_interfaces import (
+    DatabaseRequires,
+)
+from single_kernel_postgresql.lib.charms.data_platform_libs.v0.s3 import S3Requirer
+from single_kernel_postgresql.lib.charms.grafana_k8s.v0.grafana_dashboard import (
+    GrafanaDashboardProvider,
+)
+from single_kernel_postgresql.lib.charms.loki_k8s.v1.loki_push_api import LogForwarder
+from single_kernel_postgresql.lib.charms.prometheus_k8s.v0.prometheus_scrape import (
+    MetricsEndpointProvider,
+)
+
+import workload
+from ingress import IngressRequirer
+from workload import (
+    BINARY,
+    CONTAINER,
+    PORT,
+    READY_CHECK,
+    SERVICE,
+    ConfigError,
+    DatabaseInfo,
+    S3Info,
+)
+
+logger = logging.getLogger(__name__)
+
+SRC = Path(__file__).resolve().parent
+PEER = "depot-peers"
+DATABASE = "database"
+S3 = "s3"
+DATABASE_NAME = "depot"
+SCHEMA_KEY = "schema"  # peer app data: "<depot version>@<database>" the leader migrated
+MIGRATE_TIMEOUT = 600.0
+ADMIN_TIMEOUT = 120.0
+
+
+class DepotCharm(ops.CharmBase):
+    """Runs `depot serve` and wires it to PostgreSQL, ingress, S3 and observability."""
+
+    _stored = ops.StoredState()
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self._stored.set_default(migration_error="")
+        self._broken: set[int] = set()
+        self._version: str | None = None
+
+        self.database = DatabaseRequires(self, relation_name=DATABASE, database_name=DATABASE_NAME)
+        self.ingress = IngressRequirer(self, port=PORT)
+        self.s3 = S3Requirer(self, S3, bucket_name=self.app.name)
+        self.tracing = TracingEndpointRequirer(self, relation_name="tracing", protocols=["otlp_http"])
+        self.metrics = MetricsEndpointProvider(
+            self,
+            relation_name="metrics-endpoint",
+            jobs=[{"metrics_path": "/metrics", "static_configs": [{"targets": [f"*:{PORT}"]}]}],
+            alert_rules_path=str(SRC / "prometheus_alert_rules"),
+            refresh_event=[self.on.depot_pebble_ready, self.on.config_changed],
+        )
+        self.dashboards = GrafanaDashboardProvider(
+            self,
+            relation_name="grafana-dashboard",
+            dashboards_path=str(SRC / "grafana_dashboards"),
+        )
+        self.logging = LogForwarder(
+            self, relation_name="logging", alert_rules_path=str(SRC / "loki_alert_rules")
+        )
+
+        for event in (
+            self.on.config_changed,
+            self.on.upgrade_charm,
+            self.on.update_status,
+            self.on.leader_elected,
+            self.on.depot_pebble_ready,
+            self.on.data_storage_attached,
+            self.on.secret_changed,
+            self.on[PEER].relation_changed,
+            self.on[PEER].relation_departed,
+            self.on[DATABASE].relation_changed,
+            self.on[DATABASE].relation_broken,
+            self.on["ingress"].relation_changed,
+            self.on["ingress"].relation_broken,
+            self.on[S3].relation_broken,
+            self.database.on.database_created,
+            self.database.on.endpoints_changed,
+            self.s3.on.credentials_changed,
+            self.s3.on.credentials_gone,
+            self.tracing.on.endpoint_changed,
+            self.tracing.on.endpoint_removed,
+        ):
+            framework.observe(event, self._reconcile)
+        framework.observe(self.on.collect_unit_status, self._on_collect_status)
+        framework.observe(self.on.create_account_action, self._on_create_account)
+        framework.observe(self.on.create_token_action, self._on_create_token)
+        framework.observe(self.on.export_trust_action, self._on_export_trust)
+
+    # ---- what the relations and config say -------------------------------------------------
+
+    def _live(self, name: str) -> list[ops.Relation]:
+        """Relations of an endpoint, less one being broken in this hook."""
+        return [r for r in self.model.relations[name] if r.id not in self._broken]
+
+    def _database(self) -> DatabaseInfo | None:
+        relations = self._live(DATABASE)
+        if not relations:
+            return None
+        relation = relations[0]
+        data = self.database.fetch_relation_data([relation.id]).get(relation.id, {})
+        if not (data.get("endpoints") and data.get("username") and data.get("password")):
+            return None
+        return DatabaseInfo(
+            endpoints=data["endpoints"],
+            database=data.get("database") or DATABASE_NAME,
+            username=data["username"],
+            password=data["password"],
+            tls=str(data.get("tls", "")).lower() == "true",
+            tls_ca=data.get("tls-ca") or None,
+        )
+
+    def _s3(self) -> S3Info | None:
+        relations = self._live(S3)
+        if not relations or relations[0].app is None:
+            return None
+        relation = relations[0]
+        raw = {key: value for key, value in relation.data[relation.app].items()}
+        return S3Info.from_relation(raw)
+
+    def _tracing_endpoint(self) -> str | None:
+        relations = self._live("tracing")
+        if not relations or not self.tracing.is_ready(relations[0]):
+            return None
+        return self.tracing.get_endpoint("otlp_http", relations[0])
+
+    def _public_url(self) -> str:
+        if configured := str(self.config["public-url"]).strip():
+            return workload.validate_public_url(configured)
+        relations = self._live("ingress")
+        if relations and (url := self.ingress.url(relations[0])):
+            return url
+        return f"http://{self.app.name}.{self.model.name}.svc.cluster.local:{PORT}"
+
+    def _environment(self, database: DatabaseInfo) -> dict[str, str]:
+        """The server's environment; raises ConfigError for a bad option."""
+        return workload.environment(
+            tunable_env=workload.tunables(self.config),
+            public_url=self._public_url(),
+            database=database,
+            s3=self._s3(),
+            tracing_endpoint=self._tracing_endpoint(),
+            service_name=self.app.name,
+            juju_topology={
+                "juju_model": self.model.name,
+                "juju_model_uuid": self.model.uuid,
+                "juju_application": self.app.name,
+                "juju_unit": self.unit.name,
+            },
+            log_filter=str(self.config["log-filter"]).strip(),
+        )
+
+    # ---- migrations --------------------------------------------------------------------------
+
+    def _workload_version(self, container: ops.Container) -> str | None:
+        """`depot --version` of the image this unit runs (asked once per hook)."""
+        if self._version is not None:
+            return self._version
+        try:
+            out, _ = container.exec([BINARY, "--version"], timeout=30).wait_output()
+        except (ops.pebble.ExecError, ops.pebble.ChangeError, ops.pebble.APIError) as e:
+            logger.warning("cannot ask the depot binary for its version: %s", e)
+            return None
+        version = out.strip().split()[-1] if out.strip() else ""
+        self._version = version or None
+        return self._version
+
+    def _schema_target(self, container: ops.Container, database: DatabaseInfo) -> str | None:
+        version = self._workload_version(container)
+        if version is None:
+            return None
+        return f"{version}@{database.fingerprint()}"
+
+    def _migrated_schema(self) -> str | None:
+        peer = self.model.get_relation(PEER)
+        if peer is None:
+            return None
+        return peer.data[self.app].get(SCHEMA_KEY)
+
+    def _ensure_migrated(
+        self, container: ops.Container, env: dict[str, str], database: DatabaseInfo
+    ) -> bool:
+        """True once the database schema fits this unit's server version."""
+        if self.config["replica"]:
+            return True  # a standby gets its schema by replication and refuses writes
+        target = self._schema_target(container, database)
+        if target is None:
+            return False
+        if self._migrated_schema() == target:
+            self._stored.migration_error = ""
+            return True
+        if not self.unit.is_leader():
+            self._stored.migration_error = ""
+            logger.info("waiting for the leader to migrate the database to %s", target)
+            return False
+        logger.info("migrating the database for %s", target)
+        try:
+            container.exec([BINARY, "migrate"], environment=env, timeout=MIGRATE_TIMEOUT).wait_output()
+        except ops.pebble.ExecError as e:
+            detail = (e.stderr or "").strip().splitlines()
+            self._stored.migration_error = detail[-1] if detail else f"exit status {e.exit_code}"
+            logger.error("depot migrate failed: %s", e.stderr)
+            return False
+        except ops.pebble.ChangeError as e:
+            self._stored.migration_error = str(e.err)
+            logger.error("depot migrate failed: %s", e)
+            return False
+        self._stored.migration_error = ""
+        if (peer := self.model.get_relation(PEER)) is not None:
+            peer.data[self.app][SCHEMA_KEY] = target
+        return True
+
+    # ---- the holistic handler ----------------------------------------------------------------
+
+    def _reconcile(self, event: ops.EventBase) -> None:
+        if isinstance(event, ops.RelationBrokenEvent):
+            self._broken.add(event.relation.id)
+        container = self.unit.get_container(CONTAINER)
+        if not container.can_connect():
+            logger.info("the depot container is not up yet")
+            return
+        self.unit.set_ports(PORT)
+
+        database = self._database()
+        if database is None:
+            self._stop(container, "no database")
+            return
+        try:
+            env = self._environment(database)
+        except ConfigError as e:
+            logger.error("not applying invalid configuration: %s", e)
+            return
+
+        container.make_dir(
+            workload.DATA_DIR,
+            make_parents=True,
+            user_id=workload.DAEMON_UID,
+            group_id=workload.DAEMON_UID,
+        )
+        if database.tls_ca:
+            container.push(
+                workload.DATABASE_CA_PATH, database.tls_ca, make_dirs=True, permissions=0o644
+            )
+        if not self._ensure_migrated(container, env, database):
+            self._stop(container, "database schema not migrated")
+            return
+
+        container.add_layer(SERVICE, workload.layer(env), combine=True)
+        container.replan()
+        if version := self._workload_version(container):
+            self.unit.set_workload_version(version)
+
+    def _stop(self, container: ops.Container, why: str) -> None:
+        services = container.get_services(SERVICE)
+        if SERVICE in services and services[SERVICE].is_running():
+            logger.info("stopping depot: %s", why)
+            container.stop(SERVICE)
+
+    # ---- status ------------------------------------------------------------------------------
+
+    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        try:
+            workload.tunables(self.config)
+            self._public_url()
+        except ConfigError as e:
+            event.add_status(ops.BlockedStatus(f"invalid config: {e}"))
+
+        database = None
+        if not self._live(DATABASE):
+            event.add_status(
+                ops.BlockedStatus(f"needs a database: juju integrate {self.app.name} postgresql-k8s")
+            )
+        elif (database := self._database()) is None:
+            event.add_status(ops.WaitingStatus("waiting for PostgreSQL to create the database"))
+
+        if self._live(S3) and self._s3() is None:
+            event.add_status(ops.WaitingStatus("waiting for S3 credentials"))
+        elif not self._live(S3) and self.app.planned_units() > 1:
+            event.add_status(
+                ops.BlockedStatus("more than one unit needs the s3 integration to share blobs")
+            )
+
+        container = self.unit.get_container(CONTAINER)
+        if not container.can_connect():
+            event.add_status(ops.WaitingStatus("waiting for the depot container"))
+            return
+        if database is None:
+            return
+        if self._stored.migration_error:
+            event.add_status(
+                ops.BlockedStatus(f"database migration failed: {self._stored.migration_error}")
+            )
+        elif not self.config["replica"]:
+            target = self._schema_target(container, database)
+            if target is not None and self._migrated_schema() != target:
+                if self.unit.is_leader():
+                    event.add_status(ops.MaintenanceStatus("migrating the database"))
+                else:
+                    event.add_status(
+                        ops.WaitingStatus("waiting for the leader to migrate the database")
+                    )
+
+        services = container.get_services(SERVICE)
+        if SERVICE not in services or not services[SERVICE].is_running():
+            event.add_status(ops.MaintenanceStatus("starting depot"))
+            return
+        check = container.get_checks(READY_CHECK).get(READY_CHECK)
+        if check is not None and check.status != ops.pebble.CheckStatus.UP:
+            event.add_status(ops.WaitingStatus("depot is not ready: /readyz is failing"))
+        event.add_status(ops.ActiveStatus("read replica" if self.config["replica"] else ""))
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    def _admin(self, event: ops.ActionEvent, args: list[str]) -> str | None:
+        """Runs `depot admin ARGS` in the workload with the server's configuration."""
+        container = self.unit.get_container(CONTAINER)
+        if not container.can_connect():
+            event.fail("the depot container is not reachable yet")
+            return None
+        database = self._database()
+        if database is None:
+            event.fail("no database yet: integrate with postgresql-k8s first")
+            return None
+        if not self.config["replica"] and self._migrated_schema() is None:
+            event.fail("the database has not been migrated yet; wait for the units to be active")
+            return None
+        try:
+            env = self._environment(database)
+        except ConfigError as e:
+            event.fail(f"invalid config: {e}")
+            return None
+        try:
+            out, _ = container.exec(
+                [BINARY, "admin", *args], environment=env, timeout=ADMIN_TIMEOUT
+            ).wait_output()
+        except ops.pebble.ExecError as e:
+            message = (e.stderr or "").strip() or f"depot admin exited with status {e.exit_code}"
+            event.fail(message)
+            return None
+        return out.strip()
+
+    def _on_create_account(self, event: ops.ActionEvent) -> None:
+        args = ["create-account", "--username", event.params["username"]]
+        if display_name := event.params.get("display-name"):
+            args += ["--display-name", display_name]
+        if email := event.params.get("email"):
+            args += ["--email", email]
+        if (out := self._admin(event, args)) is not None:
+            event.set_results({"account-id": out, "username": event.params["username"]})
+
+    def _on_create_token(self, event: ops.ActionEvent) -> None:
+        args = ["create-token", "--username", event.params["username"]]
+        for scope in workload.split_list(event.params.get("scopes", "")):
+            args += ["--scope", scope]
+        for package in workload.split_list(event.params.get("packages", "")):
+            args += ["--package", package]
+        if ttl := event.params.get("ttl", "").strip():
+            args += ["--ttl", ttl]
+        if description := event.params.get("description"):
+            args += ["--description", description]
+        if (out := self._admin(event, args)) is not None:
+            event.set_results({"token": out})
+
+    def _on_export_trust(self, event: ops.ActionEvent) -> None:
+        if (out := self._admin(event, ["export-trust"])) is not None:
+            event.set_results({"assertions": out})
+
+
+def _main() -> None:  # pragma: no cover - the Juju entry point
+    ops.main(DepotCharm)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()
+
