@@ -96,6 +96,7 @@ class DepotCharm(ops.CharmBase):
             self.on[DATABASE].relation_broken,
             self.on["ingress"].relation_changed,
             self.on["ingress"].relation_broken,
+            self.on[S3].relation_changed,
             self.on[S3].relation_broken,
             self.database.on.database_created,
             self.database.on.endpoints_changed,
@@ -313,15 +314,17 @@ class DepotCharm(ops.CharmBase):
             event.add_status(
                 ops.BlockedStatus(f"database migration failed: {self._stored.migration_error}")
             )
-        elif not self.config["replica"]:
+            return
+        if not self.config["replica"]:
             target = self._schema_target(container, database)
             if target is not None and self._migrated_schema() != target:
                 if self.unit.is_leader():
-                    event.add_status(ops.MaintenanceStatus("migrating the database"))
+                    event.add_status(ops.MaintenanceStatus("the database schema is not migrated yet"))
                 else:
                     event.add_status(
                         ops.WaitingStatus("waiting for the leader to migrate the database")
                     )
+                return
 
         services = container.get_services(SERVICE)
         if SERVICE not in services or not services[SERVICE].is_running():
