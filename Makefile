@@ -9,12 +9,16 @@ APT_PACKAGES := postgresql squashfs-tools zip curl python3-venv
 PG := tests/support/pg-cluster.sh
 VENV := .venv
 CONTRACT_REQUIREMENTS := tests/contract/requirements.txt
+DEPLOY_VENV := .venv-deploy
+DEPLOY_REQUIREMENTS := tests/deploy/requirements.txt
+CHECKOV_VENV := .venv-checkov
+CHECKOV_REQUIREMENTS := tests/deploy/requirements-checkov.txt
 
-.PHONY: test deps lint unit contract run clean-test-db
+.PHONY: test deps lint unit contract deploy run clean-test-db
 
 ## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL,
 ## and the API contract tests against a running server.
-test: deps lint unit contract
+test: deps lint unit contract deploy
 
 ## Install system packages the tests need (Debian/Ubuntu), only when something is missing.
 deps:
@@ -52,6 +56,26 @@ contract: $(VENV)/.installed
 $(VENV)/.installed: $(CONTRACT_REQUIREMENTS)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CONTRACT_REQUIREMENTS)
+	touch $@
+
+## Packaging and deployment: the charm's unit tests (ops.testing), the rock/snap/Terraform
+## tests in tests/deploy, charmcraft's validation of charmcraft.yaml, and checkov over
+## terraform/. Python tools come pinned from PyPI into .venv-deploy and .venv-checkov.
+deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed
+	(cd charm && ../$(DEPLOY_VENV)/bin/python -m pytest -p no:cacheprovider tests/unit)
+	$(DEPLOY_VENV)/bin/python -m pytest -p no:cacheprovider tests/deploy
+	(cd charm && XDG_RUNTIME_DIR=$$(mktemp -d) ../$(DEPLOY_VENV)/bin/charmcraft expand-extensions >/dev/null)
+	echo "charmcraft: charm/charmcraft.yaml is valid"
+	tests/deploy/checkov/run.sh $(CHECKOV_VENV)/bin/checkov
+
+$(DEPLOY_VENV)/.installed: $(DEPLOY_REQUIREMENTS) charm/requirements.txt
+	python3 -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DEPLOY_REQUIREMENTS)
+	touch $@
+
+$(CHECKOV_VENV)/.installed: $(CHECKOV_REQUIREMENTS)
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CHECKOV_REQUIREMENTS)
 	touch $@
 
 run:
