@@ -98,6 +98,7 @@ class DepotCharm(ops.CharmBase):
             self.on["ingress"].relation_broken,
             self.on[S3].relation_changed,
             self.on[S3].relation_broken,
+            self.on["logging"].relation_broken,
             self.database.on.database_created,
             self.database.on.endpoints_changed,
             self.s3.on.credentials_changed,
@@ -244,6 +245,7 @@ class DepotCharm(ops.CharmBase):
             logger.info("the depot container is not up yet")
             return
         self.unit.set_ports(PORT)
+        self._stop_forwarding_to_gone_lokis(container)
 
         database = self._database()
         if database is None:
@@ -273,6 +275,37 @@ class DepotCharm(ops.CharmBase):
         container.replan()
         if version := self._workload_version(container):
             self.unit.set_workload_version(version)
+
+    def _stop_forwarding_to_gone_lokis(self, container: ops.Container) -> None:
+        """Disables Loki log targets once no logging relation is left.
+
+        The logging library stops forwarding to Loki units that depart, but not when the whole
+        relation goes; Pebble would keep pushing to an address that no longer answers.
+        """
+        if self._live("logging"):
+            return
+        targets = {
+            name: target
+            for name, target in container.get_plan().log_targets.items()
+            if target.type == "loki" and target.services != ["-all"]
+        }
+        if not targets:
+            return
+        layer = {
+            "summary": "log forwarding to Loki turned off: the logging relation is gone",
+            "log-targets": {
+                name: {
+                    "override": "replace",
+                    "type": "loki",
+                    "location": target.location,
+                    "services": ["-all"],
+                }
+                for name, target in targets.items()
+            },
+        }
+        # the library's own layer, so that its next update (a new Loki) overrides this one
+        container.add_layer(f"{CONTAINER}-log-forwarding", layer, combine=True)
+        container.replan()
 
     def _stop(self, container: ops.Container, why: str) -> None:
         services = container.get_services(SERVICE)
