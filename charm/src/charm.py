@@ -147,7 +147,14 @@ class DepotCharm(ops.CharmBase):
         relations = self._live("tracing")
         if not relations or not self.tracing.is_ready(relations[0]):
             return None
-        return self.tracing.get_endpoint("otlp_http", relations[0])
+        receivers = self.tracing.get_all_endpoints(relations[0])
+        for receiver in receivers.receivers if receivers else ():
+            if receiver.protocol.name == "otlp_http":
+                return receiver.url
+        # The library's get_endpoint() would read this application's own databag to check
+        # what was requested, which only the leader may do.
+        logger.info("the tracing provider offers no otlp_http receiver (depot exports OTLP/HTTP)")
+        return None
 
     def _public_url(self) -> str:
         if configured := str(self.config["public-url"]).strip():

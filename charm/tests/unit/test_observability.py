@@ -122,3 +122,16 @@ def test_non_leader_reads_the_tracing_endpoint_too(ctx):
 def _db(state_in: testing.State) -> str:
     relation = next(r for r in state_in.relations if r.endpoint == "database")
     return f"{relation.remote_app_data['endpoints']}/depot"
+
+
+def test_non_leader_with_a_tempo_without_otlp_http_gets_no_endpoint(ctx):
+    grpc_only = [{"protocol": {"name": "otlp_grpc", "type": "grpc"}, "url": "tempo.cos:4317"}]
+    relation = tracing(grpc_only)
+    base = ready_state(leader=False, relations=(relation,))
+    peers = next(r for r in base.relations if r.endpoint == "depot-peers")
+    migrated_peer = dataclasses.replace(peers, local_app_data={"schema": "0.3.1@" + _db(base)})
+    state_in = dataclasses.replace(
+        base, relations={*(r for r in base.relations if r.id != peers.id), migrated_peer}
+    )
+    out = ctx.run(ctx.on.relation_changed(relation), state_in)
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env_of(out)
