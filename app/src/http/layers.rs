@@ -96,13 +96,14 @@ fn request_span<B>(request: &Request<B>) -> Span {
 /// answer.
 fn record_response<B>(response: &Response<B>, latency: Duration, span: &Span) {
     let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
+    // As i64: the OpenTelemetry bridge turns unsigned fields into strings.
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
         span.record("otel.status_code", "error");
     }
     tracing::info!(
         status = status.as_u16(),
-        latency_ms = latency.as_secs_f64() * 1000.0,
+        latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
         "finished processing request"
     );
 }

@@ -23,6 +23,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
@@ -50,6 +51,7 @@ pub fn init(format: LogFormat) {
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .fmt_fields(HumanFields)
             .with_filter(filter)
             .boxed(),
@@ -57,7 +59,8 @@ pub fn init(format: LogFormat) {
     let (traces, status) = otel::layer();
     let subscriber = tracing_subscriber::registry().with(logs).with(traces);
     let dispatch = tracing::Dispatch::new(subscriber);
-    if tracing::dispatcher::set_global_default(dispatch.clone()).is_err() {
+    // Also routes `log` records of dependencies into the subscriber.
+    if dispatch.clone().try_init().is_err() {
         return;
     }
     let _ = DISPATCH.set(dispatch.downgrade());

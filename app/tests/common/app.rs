@@ -187,7 +187,10 @@ pub struct TestApp {
 pub struct Options {
     pub limits: Limits,
     pub max_upload_size: u64,
+    /// `publisher_rate_limit_per_minute`; off (0) by default.
     pub publisher_rate_limit_per_minute: u32,
+    /// `search_rate_limit_per_minute`; off (0) by default.
+    pub search_rate_limit_per_minute: u32,
 }
 
 impl Default for Options {
@@ -196,6 +199,7 @@ impl Default for Options {
             limits: Limits::default(),
             max_upload_size: 64 * 1024 * 1024,
             publisher_rate_limit_per_minute: 0,
+            search_rate_limit_per_minute: 0,
         }
     }
 }
@@ -230,6 +234,7 @@ impl TestApp {
             // Tests drive the API far faster than a publisher would; the rate-limit tests set
             // their own limits.
             publisher_rate_limit_per_minute: options.publisher_rate_limit_per_minute,
+            search_rate_limit_per_minute: options.search_rate_limit_per_minute,
             ..Config::default()
         };
         let store = depot::store::open(&config.database_url(), 8).await.unwrap();

@@ -1,0 +1,306 @@
+//! Traces and JSON logs of the real `depot serve`: a small OTLP/HTTP receiver in the test gets
+//! depot's spans; a request's span continues the caller's W3C `traceparent`, store calls are
+//! its children, the resource carries `OTEL_SERVICE_NAME`, spans still buffered are flushed
+//! on shutdown, and every JSON log line of the request carries its trace id.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
+use prost::Message;
+use serde_json::Value;
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_ID: &str = "00f067aa0ba902b7";
+
+fn depot(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_depot"));
+    command.current_dir(dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DEPOT_")
+            || key.starts_with("OTEL_")
+            || key == "DATABASE_URL"
+            || key == "RUST_LOG"
+        {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// One exported span with what the assertions need from its envelope.
+#[derive(Clone, Debug)]
+struct Received {
+    service_name: Option<String>,
+    span: Span,
+}
+
+/// An OTLP/HTTP (protobuf) trace receiver on a free port.
+async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Received>>>) {
+    let received = Arc::new(Mutex::new(Vec::<Received>::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                // OTLP/HTTP with protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL says otherwise.
+                if headers
+                    .get("content-type")
+                    .is_none_or(|v| v != "application/x-protobuf")
+                {
+                    return (
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        [("content-type", "text/plain")],
+                        Vec::new(),
+                    );
+                }
+                let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        [("content-type", "text/plain")],
+                        Vec::new(),
+                    );
+                };
+                let mut sink = sink.lock().unwrap();
+                for resource_spans in request.resource_spans {
+                    let service_name = resource_spans
+                        .resource
+                        .as_ref()
+                        .and_then(|r| string_attribute(&r.attributes, "service.name"));
+                    for scope_spans in resource_spans.scope_spans {
+                        for span in scope_spans.spans {
+                            sink.push(Received {
+                                service_name: service_name.clone(),
+                                span,
+                            });
+                        }
+                    }
+                }
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/x-protobuf")],
+                    ExportTraceServiceResponse::default().encode_to_vec(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, received)
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v: &AnyValue| v.value.as_ref())
+}
+
+fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attribute(attributes, key)? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match attribute(attributes, key)? {
+        any_value::Value::IntValue(i) => Some(*i),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
+    let (collector, received) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    run(depot(dir.path()).args(["admin", "create-account", "--username", "alice"]));
+    let token = run(depot(dir.path()).args(["admin", "create-token", "--username", "alice"]))
+        .trim()
+        .to_string();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = depot(dir.path())
+        .arg("serve")
+        .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DEPOT_LOG_FORMAT", "json")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
+        .env("OTEL_SERVICE_NAME", "depot-test")
+        // Nothing is exported before shutdown: the spans arriving prove the final flush.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let started = Instant::now();
+    while !lines
+        .iter()
+        .any(|l: &String| l.contains("depot is serving"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "{lines:#?}");
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+            lines.push(line);
+        }
+    }
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let response = client
+        .get(format!("{base}/v1/tokens/whoami"))
+        .header("authorization", format!("Macaroon {token}"))
+        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let trace_response = response.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        trace_response.starts_with(&format!("00-{TRACE_ID}-"))
+            && !trace_response.contains(PARENT_ID),
+        "the answer names the caller's trace and depot's own span: {trace_response}"
+    );
+    // Without a traceparent a request starts a trace of its own.
+    let response = client
+        .get(format!("{base}/v2/snaps/info/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        lines.push(line);
+    }
+
+    let spans = received.lock().unwrap().clone();
+    let names: Vec<&str> = spans.iter().map(|r| r.span.name.as_str()).collect();
+    let request = spans
+        .iter()
+        .find(|r| r.span.name == "GET /v1/tokens/whoami")
+        .unwrap_or_else(|| panic!("no whoami request span among {names:?}"));
+    assert_eq!(request.service_name.as_deref(), Some("depot-test"));
+    assert_eq!(hex(&request.span.trace_id), TRACE_ID, "continues the trace");
+    assert_eq!(
+        hex(&request.span.parent_span_id),
+        PARENT_ID,
+        "is a child of the caller's span"
+    );
+    assert_eq!(request.span.kind, SpanKind::Server as i32);
+    assert!(trace_response.contains(&hex(&request.span.span_id)));
+    let attrs = &request.span.attributes;
+    assert_eq!(
+        string_attribute(attrs, "http.route").as_deref(),
+        Some("/v1/tokens/whoami")
+    );
+    assert_eq!(
+        string_attribute(attrs, "http.request.method").as_deref(),
+        Some("GET")
+    );
+    assert_eq!(
+        int_attribute(attrs, "http.response.status_code"),
+        Some(200),
+        "{attrs:?}"
+    );
+    assert_eq!(
+        string_attribute(attrs, "trace_id").as_deref(),
+        Some(TRACE_ID)
+    );
+
+    // The token lookup is a child of the request span.
+    let lookup = spans
+        .iter()
+        .find(|r| r.span.name == "token_by_hash" && r.span.trace_id == request.span.trace_id)
+        .unwrap_or_else(|| panic!("no token_by_hash span in the trace among {names:?}"));
+    assert_eq!(lookup.span.parent_span_id, request.span.span_id);
+    assert!(lookup.span.start_time_unix_nano >= request.span.start_time_unix_nano);
+    assert!(lookup.span.end_time_unix_nano <= request.span.end_time_unix_nano);
+
+    // The request without traceparent is the root of another trace.
+    let info = spans
+        .iter()
+        .find(|r| r.span.name == "GET /v2/snaps/info/{name}")
+        .unwrap_or_else(|| panic!("no info request span among {names:?}"));
+    assert!(info.span.parent_span_id.is_empty());
+    assert_ne!(info.span.trace_id, request.span.trace_id);
+    assert_eq!(
+        int_attribute(&info.span.attributes, "http.response.status_code"),
+        Some(404)
+    );
+
+    // JSON logs: one object per line; every line written inside a span carries the trace id.
+    let json: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let finished: Vec<&Value> = json
+        .iter()
+        .filter(|v| v["message"] == "finished processing request")
+        .collect();
+    assert_eq!(finished.len(), 2, "{lines:#?}");
+    assert_eq!(finished[0]["trace_id"], TRACE_ID, "{}", finished[0]);
+    assert_eq!(finished[0]["span"]["http.route"], "/v1/tokens/whoami");
+    assert_eq!(finished[0]["status"], 200);
+    assert_eq!(
+        finished[1]["trace_id"].as_str(),
+        Some(hex(&info.span.trace_id).as_str()),
+        "{}",
+        finished[1]
+    );
+    for line in &json {
+        if line.get("span").is_some() {
+            assert!(line["trace_id"].is_string(), "{line}");
+        }
+    }
+    assert!(
+        json.iter()
+            .any(|v| v["message"] == "exporting traces over OTLP"),
+        "{lines:#?}"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
