@@ -12,6 +12,7 @@ mod extract;
 mod layers;
 mod ops;
 mod publisher;
+mod refresh;
 pub mod schema;
 mod snaps;
 
@@ -89,6 +90,7 @@ fn api(timeout: Duration) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(publisher::routes())
         .merge(snaps::routes())
+        .merge(refresh::routes())
         .merge(charms::routes())
         .merge(download::routes())
         .merge(ops::routes())

@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use futures::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -41,7 +41,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(whoami))
         .routes(routes!(list_names, register))
-        .routes(routes!(metadata))
+        .routes(routes!(metadata, update_metadata))
         .routes(routes!(list_revisions, push_revision))
         .routes(routes!(review_status))
         .routes(routes!(list_releases, release))
@@ -386,6 +386,121 @@ async fn metadata(
     }
     Ok(Json(PackageMetadata {
         metadata: registered_name(&found),
+    }))
+}
+
+/// Changes to a package's metadata: every field is optional; those sent replace the stored
+/// ones.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schema(rename_all = "kebab-case")]
+pub struct MetadataPatch {
+    #[schema(nullable = false, max_length = 40)]
+    pub title: Option<String>,
+    #[schema(nullable = false, max_length = 128)]
+    pub summary: Option<String>,
+    #[schema(nullable = false, max_length = 8192)]
+    pub description: Option<String>,
+    #[schema(nullable = false, max_length = 256)]
+    pub license: Option<String>,
+    #[schema(nullable = false, max_length = 1024)]
+    pub website: Option<String>,
+    #[schema(nullable = false, max_length = 1024)]
+    pub contact: Option<String>,
+    /// At most 20 names of letters, digits, `-` and `_`.
+    #[schema(nullable = false, max_items = 20)]
+    pub categories: Option<Vec<String>>,
+    /// The track requests without a track resolve on; it must exist.
+    #[schema(nullable = false, example = "2.0")]
+    pub default_track: Option<String>,
+}
+
+fn check_length(field: &str, value: &Option<String>, max: usize) -> ApiResult<()> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(ApiError::bad_request(
+            "invalid-metadata",
+            format!("{field} is longer than {max} characters"),
+        )),
+        Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+            Err(ApiError::bad_request(
+                "invalid-metadata",
+                format!("{field} contains control characters"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Updates a package's metadata (title, summary, description, links, categories, default
+/// track).
+#[utoipa::path(
+    patch,
+    path = "/v1/{namespace}/{name}",
+    tag = "publisher",
+    operation_id = "update-package-metadata",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+    ),
+    request_body(content = MetadataPatch, content_type = "application/json"),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The package as it now is.", body = PackageMetadata),
+        (status = 400, description = "`invalid-metadata`, `track-not-found`; `invalid-json`; `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `package-manage`, or may not touch this package.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
+        (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: a wrong type or an unknown field.", body = ErrorBody),
+    ),
+)]
+async fn update_metadata(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    Auth(principal): Auth,
+    Json(patch): Json<MetadataPatch>,
+) -> ApiResult<Json<PackageMetadata>> {
+    let found =
+        authorized_package(&state, &principal, &namespace, &name, Scope::PackageManage).await?;
+    check_length("title", &patch.title, 40)?;
+    check_length("summary", &patch.summary, 128)?;
+    check_length("description", &patch.description, 8192)?;
+    check_length("license", &patch.license, 256)?;
+    check_length("website", &patch.website, 1024)?;
+    check_length("contact", &patch.contact, 1024)?;
+    if let Some(categories) = &patch.categories {
+        let valid = |c: &String| {
+            !c.is_empty()
+                && c.len() <= 64
+                && c.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        };
+        if categories.len() > 20 || !categories.iter().all(valid) {
+            return Err(ApiError::bad_request(
+                "invalid-metadata",
+                "categories: at most 20 names of letters, digits, '-' and '_' (64 characters each)",
+            ));
+        }
+    }
+    let update = crate::store::MetadataUpdate {
+        title: patch.title,
+        summary: patch.summary,
+        description: patch.description,
+        license: patch.license,
+        website: patch.website,
+        contact: patch.contact,
+        categories: patch.categories,
+        default_track: patch.default_track,
+    };
+    let seq = state
+        .store
+        .update_metadata(&found.package.id, update)
+        .await?;
+    state.settle(seq).await;
+    let updated = find_package(&state, found.package.namespace, &found.package.name).await?;
+    Ok(Json(PackageMetadata {
+        metadata: registered_name(&updated),
     }))
 }
 

@@ -681,6 +681,154 @@ pub struct SnapDownload {
     pub deltas: (),
 }
 
+/// `POST /v2/snaps/refresh` (snapd's `snapActionResultList`).
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RefreshResponse {
+    /// One per action, in the order of the actions.
+    pub results: Vec<RefreshResult>,
+    /// Always empty: failures are per result.
+    #[schema(schema_with = empty_array)]
+    pub error_list: (),
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum RefreshResultKind {
+    Install,
+    Download,
+    Refresh,
+    Error,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RefreshResult {
+    pub result: RefreshResultKind,
+    pub instance_key: String,
+    /// Absent only when an action named neither a snap nor an id.
+    #[schema(required = false)]
+    pub snap_id: String,
+    #[schema(required = false)]
+    pub name: String,
+    /// The channel the revision was found on (`latest/stable` for a request on `edge` that
+    /// fell back). Absent for a revision asked for by number.
+    #[schema(required = false)]
+    pub effective_channel: String,
+    /// The channel to follow from now on, when the request named no track and the snap's
+    /// default track is not `latest`.
+    #[schema(required = false)]
+    pub redirect_channel: String,
+    /// The revision, with the requested fields. For `refresh`, the installed revision when
+    /// there is no update.
+    #[schema(required = false)]
+    pub snap: RefreshSnap,
+    /// `fetch-assertions` only: the group key.
+    #[schema(required = false)]
+    pub key: Option<String>,
+    /// For `"result": "error"`: `name-not-found`, `id-not-found`, `revision-not-found` (with
+    /// `extra.releases`), `invalid-channel`, `invalid-action`, `unsupported-action`.
+    #[schema(required = false)]
+    pub error: ErrorItemView,
+}
+
+/// One error of a refresh result.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ErrorItemView {
+    pub code: String,
+    pub message: String,
+    /// `revision-not-found`: `{"releases": [{"architecture", "channel"}]}`, where the snap is
+    /// released for the device.
+    #[schema(required = false, value_type = Object)]
+    pub extra: serde_json::Value,
+}
+
+/// snapd's `storeSnap` with the requested fields: the snap-level fields of
+/// [`SnapInfoSnap`] and the revision-level fields of [`SnapChannelMapEntry`].
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RefreshSnap {
+    #[schema(required = false)]
+    pub categories: Vec<CategoryView>,
+    #[schema(required = false, schema_with = empty_array)]
+    pub common_ids: (),
+    #[schema(required = false)]
+    pub contact: String,
+    #[schema(required = false)]
+    pub description: String,
+    #[schema(required = false)]
+    pub license: String,
+    #[schema(required = false, schema_with = empty_object)]
+    pub links: (),
+    #[schema(required = false, schema_with = empty_array)]
+    pub media: (),
+    #[schema(required = false)]
+    pub name: String,
+    #[schema(required = false, schema_with = empty_object)]
+    pub prices: (),
+    #[schema(required = false)]
+    pub private: bool,
+    #[schema(required = false)]
+    pub publisher: PublisherView,
+    #[schema(required = false)]
+    pub snap_id: String,
+    #[schema(required = false)]
+    pub store_url: String,
+    #[schema(required = false)]
+    pub summary: String,
+    #[schema(required = false)]
+    pub title: String,
+    #[schema(required = false)]
+    pub website: String,
+    #[schema(required = false)]
+    pub architectures: Vec<String>,
+    #[schema(required = false)]
+    pub base: Option<String>,
+    #[schema(required = false)]
+    pub confinement: Option<String>,
+    #[schema(required = false, format = DateTime)]
+    pub created_at: String,
+    #[schema(required = false)]
+    pub download: SnapDownload,
+    #[schema(required = false)]
+    pub epoch: EpochView,
+    #[schema(required = false)]
+    pub grade: Option<String>,
+    #[schema(required = false)]
+    pub revision: u32,
+    #[schema(required = false)]
+    pub snap_yaml: Option<String>,
+    #[serde(rename = "type")]
+    #[schema(required = false)]
+    pub kind: String,
+    #[schema(required = false)]
+    pub version: String,
+}
+
+/// `GET /v2/snaps/categories`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CategoriesResponse {
+    pub categories: Vec<CategoryName>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CategoryName {
+    pub name: String,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Charmhub API (described, not serialised: clients choose the fields)
 

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Json, Path, Query};
-use super::schema::{ErrorBody, SnapInfo};
+use super::schema::{CategoriesResponse, ErrorBody, SnapInfo};
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::auth::Principal;
 use crate::catalog::channel_map::{PlatformFilter, effective};
@@ -17,11 +17,13 @@ use crate::domain::Namespace;
 use crate::store::{PackageState, Release, Revision};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(info))
+    OpenApiRouter::new()
+        .routes(routes!(info))
+        .routes(routes!(categories))
 }
 
 /// Snap-level fields of snapd's `storeSnap`.
-const SNAP_FIELDS: &[&str] = &[
+pub(crate) const SNAP_FIELDS: &[&str] = &[
     "categories",
     "common-ids",
     "contact",
@@ -41,7 +43,7 @@ const SNAP_FIELDS: &[&str] = &[
 ];
 
 /// Revision-level fields of snapd's `storeSnap`.
-const REVISION_FIELDS: &[&str] = &[
+pub(crate) const REVISION_FIELDS: &[&str] = &[
     "architectures",
     "base",
     "confinement",
@@ -90,7 +92,7 @@ pub(crate) fn download_url(app: &AppState, state: &PackageState, revision: u32) 
     )
 }
 
-fn snap_level(state: &PackageState) -> Map<String, Value> {
+pub(crate) fn snap_level(state: &PackageState) -> Map<String, Value> {
     let p = &state.package;
     let mut m = Map::new();
     m.insert(
@@ -287,4 +289,30 @@ async fn info(
         "snap": snap,
         "channel-map": channel_map,
     })))
+}
+
+/// The categories the public snaps are filed under, sorted by name.
+#[utoipa::path(
+    get,
+    path = "/v2/snaps/categories",
+    tag = "snap-store",
+    operation_id = "snap-categories",
+    responses(
+        (status = 200, description = "Every category at least one public, released snap is in.", body = CategoriesResponse),
+    ),
+)]
+async fn categories(State(app): State<AppState>) -> Json<Value> {
+    let catalog = app.catalog.snapshot();
+    let mut names = std::collections::BTreeSet::new();
+    for state in catalog.packages() {
+        if state.package.namespace == Namespace::Snap
+            && !state.package.private
+            && !state.releases.is_empty()
+        {
+            names.extend(state.package.categories.iter().map(String::as_str));
+        }
+    }
+    Json(json!({
+        "categories": names.into_iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
+    }))
 }

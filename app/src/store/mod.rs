@@ -118,6 +118,8 @@ pub trait Store: Send + Sync + 'static {
     /// Applies release and close requests atomically.
     async fn release(&self, request: ReleaseRequest) -> Result<(Vec<Released>, Seq)>;
     async fn create_tracks(&self, package_id: &str, tracks: Vec<NewTrack>) -> Result<(usize, Seq)>;
+    /// Changes the fields of `update` that are set; a default track must exist.
+    async fn update_metadata(&self, package_id: &str, update: MetadataUpdate) -> Result<Seq>;
     async fn release_history(&self, package_id: &str) -> Result<Vec<HistoryEntry>>;
 
     // The change log and the catalog's view of it.

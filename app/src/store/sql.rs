@@ -214,6 +214,7 @@ pub(crate) struct ReleaseRow {
     pub released_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub progressive_percentage: Option<f64>,
+    pub previous_revision: Option<i64>,
 }
 
 impl ReleaseRow {
@@ -230,11 +231,12 @@ impl ReleaseRow {
             released_at: self.released_at,
             expires_at: self.expires_at,
             progressive_percentage: self.progressive_percentage,
+            previous_revision: self.previous_revision.map(to_u32).transpose()?,
         })
     }
 }
 
-pub(crate) const RELEASE_COLUMNS: &str = "package_id, track, risk, branch, platform, revision, released_at, expires_at, progressive_percentage";
+pub(crate) const RELEASE_COLUMNS: &str = "package_id, track, risk, branch, platform, revision, released_at, expires_at, progressive_percentage, previous_revision";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UploadRow {
@@ -852,6 +854,28 @@ macro_rules! impl_sql_store {
                             })?;
                             let revision = row.into_revision()?;
                             let platforms = revision.platforms();
+                            // What the channel holds now, per platform: a progressive release
+                            // remembers the revision it replaces for the devices it skips.
+                            let current: Vec<(String, i64, Option<f64>, Option<i64>)> = sqlx::query_as(
+                                "SELECT platform, revision, progressive_percentage, previous_revision FROM releases \
+                                 WHERE package_id = $1 AND track = $2 AND risk = $3 AND branch = $4",
+                            )
+                            .bind(&request.package_id)
+                            .bind(&channel.track)
+                            .bind(channel.risk.as_str())
+                            .bind(&branch)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                            let previous_for = |platform: &str| -> Option<i64> {
+                                item.progressive_percentage?;
+                                let (_, revision, progressive, previous) = current
+                                    .iter()
+                                    .find(|c| c.0 == platform)
+                                    .or_else(|| current.iter().find(|c| c.0 == "all"))?;
+                                // Replacing a progressive release keeps what it replaced.
+                                let kept = if progressive.is_some() { *previous } else { Some(*revision) };
+                                kept.filter(|r| *r != i64::from(number))
+                            };
                             // A revision for every platform (`all`) replaces the whole channel;
                             // otherwise it replaces the entries of its own platforms.
                             if platforms.iter().any(|p| p == "all") {
@@ -868,11 +892,12 @@ macro_rules! impl_sql_store {
                             for platform in &platforms {
                                 sqlx::query(sqlx::AssertSqlSafe(format!(
                                     "INSERT INTO releases ({RELEASE_COLUMNS}, released_by) \
-                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                                      ON CONFLICT (package_id, track, risk, branch, platform) DO UPDATE SET \
                                      revision = excluded.revision, released_at = excluded.released_at, \
                                      released_by = excluded.released_by, expires_at = excluded.expires_at, \
-                                     progressive_percentage = excluded.progressive_percentage"
+                                     progressive_percentage = excluded.progressive_percentage, \
+                                     previous_revision = excluded.previous_revision"
                                 )))
                                 .bind(&request.package_id)
                                 .bind(&channel.track)
@@ -883,6 +908,7 @@ macro_rules! impl_sql_store {
                                 .bind(now)
                                 .bind(expires_at)
                                 .bind(item.progressive_percentage)
+                                .bind(previous_for(platform))
                                 .bind(&request.released_by)
                                 .execute(&mut *tx)
                                 .await?;
@@ -963,6 +989,62 @@ macro_rules! impl_sql_store {
                     .await?;
                 tx.commit().await?;
                 Ok((created, seq))
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"))]
+            async fn update_metadata(
+                &self,
+                package_id: &str,
+                update: $crate::store::MetadataUpdate,
+            ) -> $crate::store::Result<$crate::store::Seq> {
+                let now = chrono::Utc::now();
+                let mut tx = self.write.begin().await?;
+                if let Some(track) = &update.default_track {
+                    let exists: Option<String> = sqlx::query_scalar(
+                        "SELECT name FROM tracks WHERE package_id = $1 AND name = $2",
+                    )
+                    .bind(package_id)
+                    .bind(track)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if exists.is_none() {
+                        return Err($crate::store::StoreError::invalid(
+                            "track-not-found",
+                            format!("track {track:?} does not exist for this package; create it first"),
+                        ));
+                    }
+                }
+                let categories = update.categories.as_ref().map(serde_json::to_string).transpose()?;
+                let updated: Option<String> = sqlx::query_scalar(
+                    "UPDATE packages SET updated_at = $2, title = COALESCE($3, title), \
+                     summary = COALESCE($4, summary), description = COALESCE($5, description), \
+                     license = COALESCE($6, license), website = COALESCE($7, website), \
+                     contact = COALESCE($8, contact), categories = COALESCE($9, categories), \
+                     default_track = COALESCE($10, default_track) WHERE id = $1 RETURNING id",
+                )
+                .bind(package_id)
+                .bind(now)
+                .bind(&update.title)
+                .bind(&update.summary)
+                .bind(&update.description)
+                .bind(&update.license)
+                .bind(&update.website)
+                .bind(&update.contact)
+                .bind(&categories)
+                .bind(&update.default_track)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if updated.is_none() {
+                    return Err($crate::store::StoreError::not_found(
+                        "package-not-found",
+                        "the package does not exist",
+                    ));
+                }
+                let seq = self
+                    .append_change(&mut tx, "metadata-updated", Some(package_id), None, serde_json::json!({}))
+                    .await?;
+                tx.commit().await?;
+                Ok(seq)
             }
 
             #[tracing::instrument(skip_all, err(level = "debug"))]

@@ -106,6 +106,19 @@ pub struct NewPackage {
     pub private: bool,
 }
 
+/// A publisher's change to package metadata: each field set replaces the stored one.
+#[derive(Clone, Debug, Default)]
+pub struct MetadataUpdate {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub license: Option<String>,
+    pub website: Option<String>,
+    pub contact: Option<String>,
+    pub categories: Option<Vec<String>>,
+    pub default_track: Option<String>,
+}
+
 /// A charm base (Juju's `{name, channel, architecture}`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Base {
@@ -219,6 +232,9 @@ pub struct Release {
     pub released_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub progressive_percentage: Option<f64>,
+    /// For a progressive release: the revision it replaced on this channel and platform,
+    /// which the devices outside the percentage keep.
+    pub previous_revision: Option<u32>,
 }
 
 impl crate::domain::resolve::ReleaseEntry for Release {

@@ -1,0 +1,788 @@
+//! `POST /v2/snaps/refresh`: what snapd asks to install, download or refresh to, answered
+//! from the catalog snapshot in snapd's own request and result shapes
+//! (snapd's `store/store_action.go`).
+//!
+//! Each action gets one result, in order: `install`/`download` resolve a name (or snap id)
+//! on a channel or at a revision; `refresh` resolves an installed snap (from `context`) on the
+//! channel it tracks. Resolution follows the channel map ([`resolve_device`]): a closed risk
+//! falls back to a more stable one, a progressive release reaches its percentage of devices,
+//! and a refresh never offers a revision whose epoch cannot read the installed one's.
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::Json;
+use super::schema::{ErrorBody, RefreshResponse};
+use super::snaps::{REVISION_FIELDS, SNAP_FIELDS, can_see, revision_level, snap_level};
+use super::{ApiError, ApiResult, AppState, MaybeAuth};
+use crate::auth::Principal;
+use crate::catalog::channel_map::{PlatformFilter, effective};
+use crate::domain::resolve::{fallback_chain, find_exact};
+use crate::domain::{Channel, Epoch, Namespace, Risk};
+use crate::store::{PackageState, Release, Revision};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(refresh))
+}
+
+/// At most this many context entries and actions per request.
+pub const MAX_ITEMS: usize = 1000;
+
+/// One installed snap, as snapd describes it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schema(rename_all = "kebab-case")]
+// Some fields are accepted as snapd sends them and not used (cohorts, validation sets).
+#[allow(dead_code)]
+pub struct ContextItem {
+    #[schema(example = "mVyGrEwiqSi5PugCwyH7WgpoQLemtTd6")]
+    pub snap_id: String,
+    /// The snap id, or `snap-id:` and a salted hash for a parallel instance.
+    #[schema(example = "mVyGrEwiqSi5PugCwyH7WgpoQLemtTd6")]
+    pub instance_key: String,
+    #[schema(minimum = 1, example = 3)]
+    pub revision: u32,
+    /// The channel the device follows; `stable` when absent.
+    #[serde(default)]
+    #[schema(nullable = false, example = "latest/stable")]
+    pub tracking_channel: Option<String>,
+    /// The installed revision's epoch; that revision's own when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<super::schema::EpochView>, nullable = false)]
+    pub epoch: Option<Epoch>,
+    #[serde(default)]
+    #[schema(nullable = false, format = DateTime)]
+    pub refreshed_date: Option<String>,
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub ignore_validation: Option<bool>,
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub cohort_key: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Vec<String>>>, nullable = false)]
+    pub validation_sets: Option<Value>,
+    /// Who holds this snap back; a scheduled refresh (`Snap-Refresh-Reason: scheduled`)
+    /// leaves a held snap where it is.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub held: Option<Held>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Held {
+    #[serde(default)]
+    pub by: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    Install,
+    Download,
+    Refresh,
+    FetchAssertions,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schema(rename_all = "kebab-case")]
+// Some fields are accepted as snapd sends them and not used (cohorts, validation sets).
+#[allow(dead_code)]
+pub struct Action {
+    pub action: ActionKind,
+    /// Ties the result to the action: `install-1`, `download-1`, or a context instance key.
+    #[schema(example = "download-1")]
+    pub instance_key: String,
+    /// `install` and `download`: the snap's name (or give `snap-id`).
+    #[serde(default)]
+    #[schema(nullable = false, example = "hello-depot")]
+    pub name: Option<String>,
+    /// `refresh`: the installed snap; `install`/`download`: instead of `name`.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub snap_id: Option<String>,
+    /// The channel to resolve; for `refresh` it replaces the tracked channel.
+    #[serde(default)]
+    #[schema(nullable = false, example = "beta")]
+    pub channel: Option<String>,
+    /// A specific revision instead of a channel.
+    #[serde(default)]
+    #[schema(nullable = false, minimum = 1)]
+    pub revision: Option<u32>,
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub cohort_key: Option<String>,
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub ignore_validation: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Vec<String>>>, nullable = false)]
+    pub validation_sets: Option<Value>,
+    /// `install`/`download`: the epoch the device can read, `null` when zero.
+    #[serde(default)]
+    #[schema(value_type = Option<super::schema::EpochView>)]
+    pub epoch: Option<Value>,
+    /// `fetch-assertions`: the group key.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub key: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
+    pub assertions: Option<Value>,
+}
+
+/// snapd's `snapActionRequest`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schema(rename_all = "kebab-case")]
+// Some fields are accepted as snapd sends them and not used (cohorts, validation sets).
+#[allow(dead_code)]
+pub struct RefreshRequest {
+    /// The installed snaps; may be empty for `install` and `download`.
+    #[serde(default)]
+    pub context: Vec<ContextItem>,
+    pub actions: Vec<Action>,
+    /// The `snap` fields to return (snapd's `storeSnap` names); unknown names are ignored.
+    #[serde(default)]
+    #[schema(nullable = false, example = json!(["name", "snap-id", "revision", "version", "download", "epoch"]))]
+    pub fields: Option<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub assertion_max_formats: Option<Value>,
+}
+
+/// Fields returned when the request names none: what snapd asks for.
+const DEFAULT_FIELDS: &[&str] = &[
+    "architectures",
+    "base",
+    "confinement",
+    "contact",
+    "created-at",
+    "description",
+    "download",
+    "epoch",
+    "license",
+    "name",
+    "prices",
+    "private",
+    "publisher",
+    "revision",
+    "snap-id",
+    "summary",
+    "title",
+    "type",
+    "version",
+    "website",
+];
+
+/// What snapd is asking about one device.
+struct Device<'a> {
+    /// `None`: every architecture.
+    architecture: Option<&'a str>,
+    scheduled: bool,
+}
+
+impl Device<'_> {
+    fn accepts(&self, platform: &str) -> bool {
+        match self.architecture {
+            Some(arch) => platform == arch || platform == "all",
+            None => true,
+        }
+    }
+}
+
+/// Where a request landed on the channel map.
+#[derive(Debug, PartialEq)]
+pub struct Resolved<'a> {
+    /// The channel the revision was found on (after falling back to more stable risks).
+    pub channel: Channel,
+    pub revision: u32,
+    pub release: &'a Release,
+}
+
+/// The bucket (0..10,000) of a device for one progressive release: a stable hash of the snap,
+/// the device's instance key and the release, so a device keeps its answer for a release
+/// and every release draws a fresh subset.
+pub fn progressive_bucket(snap_id: &str, instance_key: &str, release: &Release) -> u32 {
+    let mut hasher = Sha256::new();
+    for part in [
+        snap_id,
+        instance_key,
+        &release.channel.full(),
+        &release.platform,
+        &release.revision.to_string(),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) % 10_000) as u32
+}
+
+/// Whether the device with `instance_key` is among the `percentage` that get `release`.
+pub fn reaches(snap_id: &str, instance_key: &str, release: &Release) -> bool {
+    match release.progressive_percentage {
+        None => true,
+        Some(p) if p >= 100.0 => true,
+        Some(p) => f64::from(progressive_bucket(snap_id, instance_key, release)) < p * 100.0,
+    }
+}
+
+/// Resolves `requested` for one device: the channel, then each more stable fallback; at each
+/// the entry for the device's platform. A progressive entry that does not reach this device
+/// answers with the revision it replaced, or, with none, lets resolution fall back further.
+pub fn resolve_device<'a>(
+    state: &'a PackageState,
+    requested: &Channel,
+    accepts: &dyn Fn(&str) -> bool,
+    instance_key: &str,
+    now: i64,
+) -> Option<Resolved<'a>> {
+    for channel in fallback_chain(requested) {
+        let Some(entry) = find_exact(&state.releases, &channel, now, |r: &Release| {
+            accepts(&r.platform)
+        }) else {
+            continue;
+        };
+        if reaches(&state.package.id, instance_key, entry) {
+            return Some(Resolved {
+                channel,
+                revision: entry.revision,
+                release: entry,
+            });
+        }
+        if let Some(previous) = entry.previous_revision {
+            return Some(Resolved {
+                channel,
+                revision: previous,
+                release: entry,
+            });
+        }
+    }
+    None
+}
+
+/// Does the channel string name a track (`2.0/stable`), or only a risk (`stable`, `beta/fix`)?
+fn names_track(channel: &str) -> bool {
+    Risk::from_name(channel.split('/').next().unwrap_or_default()).is_none()
+}
+
+/// A result's error: `{"code", "message", "extra"?}`.
+fn action_error(code: &str, message: String, extra: Option<Value>) -> Value {
+    let mut e = json!({"code": code, "message": message});
+    if let Some(extra) = extra {
+        e["extra"] = extra;
+    }
+    e
+}
+
+struct Ctx<'a> {
+    app: &'a AppState,
+    principal: Option<&'a Principal>,
+    device: Device<'a>,
+    fields: HashSet<&'a str>,
+    now: i64,
+}
+
+impl Ctx<'_> {
+    fn snap_object(&self, state: &PackageState, revision: &Revision) -> Map<String, Value> {
+        let mut snap = snap_level(state);
+        snap.extend(revision_level(self.app, state, revision));
+        snap.retain(|k, _| {
+            (SNAP_FIELDS.contains(&k.as_str()) || REVISION_FIELDS.contains(&k.as_str()))
+                && self.fields.contains(k.as_str())
+        });
+        snap
+    }
+
+    /// Where the snap is released for this device, for `revision-not-found`'s `extra`.
+    fn releases_extra(&self, state: &PackageState) -> Value {
+        let releases: Vec<Value> = effective(state, &PlatformFilter::All, self.now)
+            .into_iter()
+            .filter(|line| !line.follows() && self.device.accepts(&line.platform))
+            .map(|line| json!({"architecture": line.platform, "channel": line.channel.full()}))
+            .collect();
+        json!({ "releases": releases })
+    }
+
+    fn find_revision<'s>(&self, state: &'s PackageState, number: u32) -> Option<&'s Revision> {
+        state
+            .revisions
+            .binary_search_by_key(&number, |r| r.revision)
+            .ok()
+            .map(|i| &state.revisions[i])
+    }
+
+    /// Resolves `channel` (a string as sent) for `instance_key`: the revision, the effective
+    /// channel and, for a default-track redirect, the channel the device should follow.
+    fn resolve_channel<'s>(
+        &self,
+        state: &'s PackageState,
+        channel: &str,
+        instance_key: &str,
+    ) -> Result<(Resolved<'s>, Option<Channel>), Value> {
+        let default_track = state.package.default_track.as_str();
+        let parsed = Channel::parse_with_default_track(channel, default_track).map_err(|e| {
+            action_error(
+                "invalid-channel",
+                format!("invalid channel {channel:?}: {e}"),
+                None,
+            )
+        })?;
+        let redirect = (!names_track(channel) && default_track != "latest").then(|| parsed.clone());
+        let accepts = |p: &str| self.device.accepts(p);
+        match resolve_device(state, &parsed, &accepts, instance_key, self.now) {
+            Some(resolved) => Ok((resolved, redirect)),
+            None => Err(action_error(
+                "revision-not-found",
+                format!(
+                    "No revision of '{}' is released to channel '{}'{}.",
+                    state.package.name,
+                    parsed.full(),
+                    self.device
+                        .architecture
+                        .map(|a| format!(" for architecture '{a}'"))
+                        .unwrap_or_default()
+                ),
+                Some(self.releases_extra(state)),
+            )),
+        }
+    }
+
+    /// `install` or `download`.
+    fn install(&self, catalog: &crate::catalog::Catalog, action: &Action) -> Value {
+        let kind = if action.action == ActionKind::Install {
+            "install"
+        } else {
+            "download"
+        };
+        let mut result = json!({"result": kind, "instance-key": action.instance_key});
+        let found = match (&action.snap_id, &action.name) {
+            (Some(id), _) => catalog
+                .get_by_id(id)
+                .filter(|s| s.package.namespace == Namespace::Snap),
+            (None, Some(name)) => catalog.get(Namespace::Snap, name),
+            (None, None) => None,
+        }
+        .filter(|s| can_see(s, self.principal));
+        let Some(state) = found else {
+            result["result"] = json!("error");
+            let error = match (&action.snap_id, &action.name) {
+                (Some(id), _) => {
+                    result["snap-id"] = json!(id);
+                    action_error(
+                        "id-not-found",
+                        format!("No snap with id '{id}' found."),
+                        None,
+                    )
+                }
+                (None, Some(name)) => {
+                    result["name"] = json!(name);
+                    action_error(
+                        "name-not-found",
+                        format!("No snap named '{name}' found."),
+                        None,
+                    )
+                }
+                (None, None) => action_error(
+                    "invalid-action",
+                    format!("{kind} needs a name or a snap-id"),
+                    None,
+                ),
+            };
+            result["error"] = error;
+            return result;
+        };
+        result["name"] = json!(state.package.name);
+        result["snap-id"] = json!(state.package.id);
+        if let Some(number) = action.revision {
+            match self.revision_for_install(state, number) {
+                Some(revision) => {
+                    result["snap"] = Value::Object(self.snap_object(state, revision));
+                }
+                None => {
+                    result["result"] = json!("error");
+                    result["error"] = action_error(
+                        "revision-not-found",
+                        format!(
+                            "Revision {number} of '{}' is not available.",
+                            state.package.name
+                        ),
+                        Some(self.releases_extra(state)),
+                    );
+                }
+            }
+            return result;
+        }
+        let channel = action.channel.as_deref().unwrap_or("stable");
+        match self.resolve_channel(state, channel, &action.instance_key) {
+            Ok((resolved, redirect)) => match self.find_revision(state, resolved.revision) {
+                Some(revision) => {
+                    result["effective-channel"] = json!(resolved.channel.full());
+                    if let Some(redirect) = redirect {
+                        result["redirect-channel"] = json!(redirect.full());
+                    }
+                    result["snap"] = Value::Object(self.snap_object(state, revision));
+                }
+                None => {
+                    result["result"] = json!("error");
+                    result["error"] = action_error(
+                        "revision-not-found",
+                        format!("Revision {} is missing.", resolved.revision),
+                        None,
+                    );
+                }
+            },
+            Err(error) => {
+                result["result"] = json!("error");
+                result["error"] = error;
+            }
+        }
+        result
+    }
+
+    /// A revision asked for by number: the publisher (or an admin) may have any; others only
+    /// one that is released somewhere. Always one that runs on the device.
+    fn revision_for_install<'s>(
+        &self,
+        state: &'s PackageState,
+        number: u32,
+    ) -> Option<&'s Revision> {
+        let revision = self.find_revision(state, number)?;
+        let owner = self
+            .principal
+            .is_some_and(|p| p.is_admin() || p.account.id == state.package.publisher.id);
+        let released = state.releases.iter().any(|r| {
+            r.revision == number && !crate::domain::resolve::ReleaseEntry::is_expired(r, self.now)
+        });
+        let runs_here = revision.platforms().iter().any(|p| self.device.accepts(p));
+        ((owner || released) && runs_here).then_some(revision)
+    }
+
+    fn refresh(
+        &self,
+        catalog: &crate::catalog::Catalog,
+        action: &Action,
+        installed: Option<&ContextItem>,
+    ) -> Option<Value> {
+        let mut result = json!({"result": "refresh", "instance-key": action.instance_key});
+        let Some(installed) = installed else {
+            result["result"] = json!("error");
+            result["error"] = action_error(
+                "invalid-action",
+                format!(
+                    "refresh of instance {:?} has no context entry",
+                    action.instance_key
+                ),
+                None,
+            );
+            return Some(result);
+        };
+        let snap_id = action.snap_id.as_deref().unwrap_or(&installed.snap_id);
+        result["snap-id"] = json!(snap_id);
+        let Some(state) = catalog
+            .get_by_id(snap_id)
+            .filter(|s| s.package.namespace == Namespace::Snap && can_see(s, self.principal))
+        else {
+            result["result"] = json!("error");
+            result["error"] = action_error(
+                "id-not-found",
+                format!("No snap with id '{snap_id}' found."),
+                None,
+            );
+            return Some(result);
+        };
+        result["name"] = json!(state.package.name);
+        let current = self.find_revision(state, installed.revision);
+        let stay = |mut result: Value| -> Option<Value> {
+            // "No update": the installed revision again, as snapd expects.
+            let current = current?;
+            result["snap"] = Value::Object(self.snap_object(state, current));
+            Some(result)
+        };
+        let held = installed.held.as_ref().is_some_and(|h| !h.by.is_empty());
+        if held && self.device.scheduled {
+            return stay(result);
+        }
+        if let Some(number) = action.revision {
+            return match self.revision_for_install(state, number) {
+                Some(revision) => {
+                    result["snap"] = Value::Object(self.snap_object(state, revision));
+                    Some(result)
+                }
+                None => {
+                    result["result"] = json!("error");
+                    result["error"] = action_error(
+                        "revision-not-found",
+                        format!(
+                            "Revision {number} of '{}' is not available.",
+                            state.package.name
+                        ),
+                        Some(self.releases_extra(state)),
+                    );
+                    Some(result)
+                }
+            };
+        }
+        let channel = action
+            .channel
+            .as_deref()
+            .or(installed.tracking_channel.as_deref())
+            .unwrap_or("stable");
+        let (resolved, redirect) =
+            match self.resolve_channel(state, channel, &installed.instance_key) {
+                Ok(found) => found,
+                Err(error) => {
+                    result["result"] = json!("error");
+                    result["error"] = error;
+                    return Some(result);
+                }
+            };
+        result["effective-channel"] = json!(resolved.channel.full());
+        if let Some(redirect) = redirect {
+            result["redirect-channel"] = json!(redirect.full());
+        }
+        let Some(offered) = self.find_revision(state, resolved.revision) else {
+            return stay(result);
+        };
+        let installed_epoch = installed
+            .epoch
+            .clone()
+            .or_else(|| current.map(|c| c.epoch.clone()))
+            .unwrap_or_default();
+        if !offered.epoch.can_read(&installed_epoch) {
+            // The epoch barrier: the device keeps its revision until one that reads its data
+            // is released to the channel it follows.
+            return stay(result);
+        }
+        result["snap"] = Value::Object(self.snap_object(state, offered));
+        Some(result)
+    }
+}
+
+/// Resolves snapd's install, download and refresh actions.
+#[utoipa::path(
+    post,
+    path = "/v2/snaps/refresh",
+    tag = "snap-store",
+    operation_id = "snap-refresh",
+    request_body = RefreshRequest,
+    params(
+        ("snap-device-architecture" = Option<String>, Header, nullable = false, description = "The device's architecture (`amd64`, `arm64`, …); without it every architecture's releases count."),
+        ("snap-device-series" = Option<String>, Header, nullable = false, description = "Always `16`."),
+        ("snap-refresh-reason" = Option<String>, Header, nullable = false, description = "`scheduled` for automatic refreshes: held snaps are not refreshed."),
+    ),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "One result per action, in order; a failed action is a result with `\"result\": \"error\"`. A `refresh` result carrying the installed revision means no update.", body = RefreshResponse),
+        (status = 400, description = "`invalid-request` (no actions, too many items, duplicate instance keys), `invalid-series`; `invalid-json`.", body = ErrorBody),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+    ),
+)]
+async fn refresh(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    MaybeAuth(principal): MaybeAuth,
+    Json(request): Json<RefreshRequest>,
+) -> ApiResult<axum::Json<Value>> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(series) = header("snap-device-series")
+        && series != "16"
+    {
+        return Err(ApiError::bad_request(
+            "invalid-series",
+            format!("unknown series {series:?}: depot serves series 16"),
+        ));
+    }
+    if request.actions.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid-request",
+            "the request has no actions",
+        ));
+    }
+    if request.actions.len() > MAX_ITEMS || request.context.len() > MAX_ITEMS {
+        return Err(ApiError::bad_request(
+            "invalid-request",
+            format!("at most {MAX_ITEMS} context entries and {MAX_ITEMS} actions per request"),
+        ));
+    }
+    let mut keys = HashSet::new();
+    for item in &request.context {
+        if !keys.insert(item.instance_key.as_str()) {
+            return Err(ApiError::bad_request(
+                "invalid-request",
+                format!(
+                    "instance key {:?} appears twice in context",
+                    item.instance_key
+                ),
+            ));
+        }
+    }
+    let mut action_keys = HashSet::new();
+    for action in &request.actions {
+        if !action_keys.insert(action.instance_key.as_str()) {
+            return Err(ApiError::bad_request(
+                "invalid-request",
+                format!(
+                    "instance key {:?} appears twice in actions",
+                    action.instance_key
+                ),
+            ));
+        }
+    }
+    let fields: HashSet<&str> = match &request.fields {
+        Some(list) => list.iter().map(String::as_str).collect(),
+        None => DEFAULT_FIELDS.iter().copied().collect(),
+    };
+    let ctx = Ctx {
+        app: &app,
+        principal: principal.as_ref(),
+        device: Device {
+            architecture: header("snap-device-architecture"),
+            scheduled: header("snap-refresh-reason") == Some("scheduled"),
+        },
+        fields,
+        now: chrono::Utc::now().timestamp(),
+    };
+    let catalog = app.catalog.snapshot();
+    let mut results = Vec::with_capacity(request.actions.len());
+    for action in &request.actions {
+        let result = match action.action {
+            ActionKind::Install | ActionKind::Download => Some(ctx.install(&catalog, action)),
+            ActionKind::Refresh => {
+                let installed = request
+                    .context
+                    .iter()
+                    .find(|c| c.instance_key == action.instance_key);
+                ctx.refresh(&catalog, action, installed)
+            }
+            ActionKind::FetchAssertions => Some(json!({
+                "result": "error",
+                "instance-key": action.instance_key,
+                "key": action.key,
+                "error": action_error(
+                    "unsupported-action",
+                    "fetch-assertions is not served here; fetch each assertion from /v2/assertions".into(),
+                    None,
+                ),
+            })),
+        };
+        results.extend(result);
+    }
+    Ok(axum::Json(json!({ "results": results, "error-list": [] })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Package, Publisher};
+
+    fn release(
+        channel: &str,
+        revision: u32,
+        percentage: Option<f64>,
+        previous: Option<u32>,
+    ) -> Release {
+        Release {
+            channel: Channel::parse(channel).unwrap(),
+            platform: "amd64".into(),
+            revision,
+            released_at: chrono::Utc::now(),
+            expires_at: None,
+            progressive_percentage: percentage,
+            previous_revision: previous,
+        }
+    }
+
+    fn state(releases: Vec<Release>) -> PackageState {
+        let now = chrono::Utc::now();
+        PackageState {
+            package: Package {
+                id: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+                namespace: Namespace::Snap,
+                name: "hello".into(),
+                publisher: Publisher {
+                    id: "p".into(),
+                    username: "p".into(),
+                    display_name: "P".into(),
+                },
+                title: String::new(),
+                summary: String::new(),
+                description: String::new(),
+                license: String::new(),
+                website: String::new(),
+                contact: String::new(),
+                categories: vec![],
+                private: false,
+                default_track: "latest".into(),
+                tracks: vec![],
+                created_at: now,
+                updated_at: now,
+            },
+            revisions: vec![],
+            releases,
+        }
+    }
+
+    fn any(_: &str) -> bool {
+        true
+    }
+
+    #[test]
+    fn a_closed_risk_falls_back_to_a_more_stable_one() {
+        let s = state(vec![release("latest/stable", 1, None, None)]);
+        let r = resolve_device(&s, &Channel::parse("edge").unwrap(), &any, "k", 0).unwrap();
+        assert_eq!(r.revision, 1);
+        assert_eq!(r.channel.full(), "latest/stable");
+    }
+
+    #[test]
+    fn progressive_releases_reach_about_their_percentage_and_always_the_same_devices() {
+        let s = state(vec![release("latest/stable", 2, Some(30.0), Some(1))]);
+        let stable = Channel::parse("stable").unwrap();
+        let keys: Vec<String> = (0..10_000).map(|i| format!("snap-id:device-{i}")).collect();
+        let new = keys
+            .iter()
+            .filter(|k| resolve_device(&s, &stable, &any, k, 0).unwrap().revision == 2)
+            .count();
+        assert!((2_800..=3_200).contains(&new), "{new} of 10000");
+        for k in keys.iter().take(100) {
+            let a = resolve_device(&s, &stable, &any, k, 0).unwrap().revision;
+            let b = resolve_device(&s, &stable, &any, k, 0).unwrap().revision;
+            assert_eq!(a, b);
+            assert!(a == 1 || a == 2);
+        }
+    }
+
+    #[test]
+    fn a_progressive_release_with_nothing_before_it_lets_others_fall_back() {
+        let s = state(vec![
+            release("latest/stable", 1, None, None),
+            release("latest/beta", 2, Some(0.0), None),
+        ]);
+        let r = resolve_device(&s, &Channel::parse("beta").unwrap(), &any, "k", 0).unwrap();
+        assert_eq!(
+            (r.revision, r.channel.full().as_str()),
+            (1, "latest/stable")
+        );
+    }
+
+    #[test]
+    fn only_a_risk_names_no_track() {
+        assert!(!names_track("stable"));
+        assert!(!names_track("beta/hotfix"));
+        assert!(names_track("2.0/stable"));
+        assert!(names_track("latest"));
+    }
+}

@@ -1,0 +1,799 @@
+//! `POST /v2/snaps/refresh` as snapd calls it, on both backends, with real snaps: install,
+//! download, refresh with and without an update, the epoch barrier, a closed channel falling
+//! back, the default-track redirect, progressive releases and the error results. Responses are
+//! read through structs shaped like snapd's own (`store/store_action.go`,
+//! `store/details_v2.go`) that refuse unknown fields.
+
+mod common;
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::app::{Backend, TestApp, error_code};
+use common::fixtures;
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha3::{Digest, Sha3_384};
+
+// --- snapd's types, field for field -------------------------------------------------------
+// Every field is declared so that `deny_unknown_fields` checks the shape; not all are read.
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct SnapActionResultList {
+    results: Vec<SnapActionResult>,
+    error_list: Vec<ErrorListEntry>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct SnapActionResult {
+    result: String,
+    instance_key: String,
+    snap_id: Option<String>,
+    name: Option<String>,
+    effective_channel: Option<String>,
+    redirect_channel: Option<String>,
+    snap: Option<StoreSnap>,
+    error: Option<ErrorListEntry>,
+    key: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorListEntry {
+    code: String,
+    message: String,
+    extra: Option<ErrorExtra>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorExtra {
+    releases: Vec<SnapRelease>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct SnapRelease {
+    architecture: String,
+    channel: String,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct StoreSnap {
+    architectures: Option<Vec<String>>,
+    base: Option<String>,
+    confinement: Option<String>,
+    links: Option<HashMap<String, Vec<String>>>,
+    contact: Option<String>,
+    created_at: Option<String>,
+    description: Option<String>,
+    download: Option<StoreSnapDownload>,
+    epoch: Option<StoreEpoch>,
+    license: Option<String>,
+    name: Option<String>,
+    prices: Option<HashMap<String, String>>,
+    private: Option<bool>,
+    publisher: Option<StorePublisher>,
+    revision: Option<i64>,
+    snap_id: Option<String>,
+    snap_yaml: Option<String>,
+    summary: Option<String>,
+    title: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    version: Option<String>,
+    website: Option<String>,
+    store_url: Option<String>,
+    media: Option<Vec<Value>>,
+    common_ids: Option<Vec<String>>,
+    categories: Option<Vec<StoreCategory>>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreSnapDownload {
+    url: String,
+    #[serde(rename = "sha3-384")]
+    sha3_384: String,
+    size: i64,
+    deltas: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct StoreEpoch {
+    read: Vec<u32>,
+    write: Vec<u32>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct StorePublisher {
+    id: String,
+    username: String,
+    display_name: String,
+    validation: String,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreCategory {
+    featured: bool,
+    name: String,
+}
+
+/// The fields Debian's snapd 2.57 sends with `snap download`.
+const SNAPD_FIELDS: &[&str] = &[
+    "architectures",
+    "base",
+    "confinement",
+    "contact",
+    "created-at",
+    "description",
+    "download",
+    "epoch",
+    "license",
+    "name",
+    "prices",
+    "private",
+    "publisher",
+    "revision",
+    "snap-id",
+    "snap-yaml",
+    "summary",
+    "title",
+    "type",
+    "version",
+    "website",
+    "store-url",
+    "media",
+    "common-ids",
+];
+
+// --- helpers ------------------------------------------------------------------------------
+
+struct Fixture {
+    app: TestApp,
+    token: String,
+    snap_id: String,
+    dir: tempfile::TempDir,
+}
+
+fn yaml(version: &str, epoch: &str) -> String {
+    format!(
+        "name: hello-refresh\nversion: '{version}'\nsummary: Says hello\ndescription: A test snap.\n\
+         architectures: [amd64]\nbase: core22\nconfinement: strict\nepoch: {epoch}\n"
+    )
+}
+
+impl Fixture {
+    async fn new(backend: Backend) -> Fixture {
+        let app = TestApp::new(backend).await;
+        let token = app.account("alice", &[]).await;
+        let (status, body) = app
+            .post("/v1/snap", Some(&token), json!({"name": "hello-refresh"}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let snap_id = body["id"].as_str().unwrap().to_string();
+        Fixture {
+            app,
+            token,
+            snap_id,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Pushes a revision with `version` and `epoch`; returns its number.
+    async fn push(&self, version: &str, epoch: &str) -> u32 {
+        let snap = fixtures::build_snap(self.dir.path(), &yaml(version, epoch));
+        let (status, body) = self
+            .app
+            .push("snap", "hello-refresh", &snap, &self.token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, review) = self
+            .app
+            .get(body["status-url"].as_str().unwrap(), Some(&self.token))
+            .await;
+        review["revisions"][0]["revision"].as_u64().unwrap() as u32
+    }
+
+    async fn release(&self, items: Value) {
+        let (status, body) = self
+            .app
+            .post("/v1/snap/hello-refresh/releases", Some(&self.token), items)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    async fn raw_refresh(&self, body: Value, arch: Option<&str>) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri("/v2/snaps/refresh")
+            .header("content-type", "application/json")
+            .header("snap-device-series", "16")
+            .header("snap-device-capabilities", "default-tracks");
+        if let Some(arch) = arch {
+            builder = builder.header("snap-device-architecture", arch);
+        }
+        let response = self
+            .app
+            .raw(builder.body(Body::from(body.to_string())).unwrap())
+            .await;
+        let status = response.status();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "exactly, as snapd compares it"
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    async fn refresh(&self, context: Value, actions: Value) -> Vec<SnapActionResult> {
+        let (status, body) = self
+            .raw_refresh(
+                json!({"context": context, "actions": actions, "fields": SNAPD_FIELDS}),
+                Some("amd64"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let list: SnapActionResultList = serde_json::from_value(body.clone())
+            .unwrap_or_else(|e| panic!("not snapd's shape: {e}: {body}"));
+        assert!(list.error_list.is_empty());
+        list.results
+    }
+
+    fn installed(&self, revision: u32, channel: &str, epoch: Value) -> Value {
+        json!([{
+            "snap-id": self.snap_id, "instance-key": self.snap_id, "revision": revision,
+            "tracking-channel": channel, "epoch": epoch,
+            "refreshed-date": "2026-11-01T10:00:00Z",
+        }])
+    }
+
+    fn refresh_action(&self) -> Value {
+        json!([{"action": "refresh", "instance-key": self.snap_id, "snap-id": self.snap_id}])
+    }
+}
+
+fn zero() -> Value {
+    json!({"read": [0], "write": [0]})
+}
+
+fn revision_of(result: &SnapActionResult) -> i64 {
+    result
+        .snap
+        .as_ref()
+        .and_then(|s| s.revision)
+        .unwrap_or_else(|| panic!("no revision in {result:?}"))
+}
+
+// --- tests --------------------------------------------------------------------------------
+
+async fn download_and_install_resolve_channels_and_revisions(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push("1.0", "0").await;
+    let r2 = f.push("2.0", "0").await;
+    f.release(json!([{"channel": "stable", "revision": r1}, {"channel": "beta", "revision": r2}]))
+        .await;
+
+    let results = f
+        .refresh(
+            json!([]),
+            json!([{"action": "download", "instance-key": "download-1", "name": "hello-refresh", "channel": "beta", "epoch": null}]),
+        )
+        .await;
+    assert_eq!(results.len(), 1);
+    let download = &results[0];
+    assert_eq!(download.result, "download");
+    assert_eq!(download.instance_key, "download-1");
+    assert_eq!(download.name.as_deref(), Some("hello-refresh"));
+    assert_eq!(download.snap_id.as_deref(), Some(f.snap_id.as_str()));
+    assert_eq!(download.effective_channel.as_deref(), Some("latest/beta"));
+    assert_eq!(download.redirect_channel, None);
+    let snap = download.snap.as_ref().unwrap();
+    assert_eq!(snap.revision, Some(i64::from(r2)));
+    assert_eq!(snap.version.as_deref(), Some("2.0"));
+    assert_eq!(snap.name.as_deref(), Some("hello-refresh"));
+    assert_eq!(
+        snap.architectures.as_deref(),
+        Some(&["amd64".to_string()][..])
+    );
+    assert_eq!(
+        snap.epoch,
+        Some(StoreEpoch {
+            read: vec![0],
+            write: vec![0]
+        })
+    );
+    assert_eq!(snap.publisher.as_ref().unwrap().username, "alice");
+    assert!(
+        snap.snap_yaml
+            .as_deref()
+            .unwrap()
+            .contains("version: '2.0'")
+    );
+    assert!(snap.categories.is_none(), "not asked for");
+    let dl = snap.download.as_ref().unwrap();
+    assert!(dl.url.starts_with("http"), "absolute: {}", dl.url);
+    assert_eq!(dl.sha3_384.len(), 96);
+    let (status, _, bytes) = f.app.download(&dl.url, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes.len() as i64, dl.size);
+    assert_eq!(hex::encode(Sha3_384::digest(&bytes)), dl.sha3_384);
+
+    // A risk with nothing released falls back to the next more stable one.
+    let results = f
+        .refresh(
+            json!([]),
+            json!([
+                {"action": "install", "instance-key": "install-1", "name": "hello-refresh", "channel": "edge"},
+                {"action": "install", "instance-key": "install-2", "name": "hello-refresh"},
+                {"action": "download", "instance-key": "download-3", "name": "hello-refresh", "revision": r1},
+                {"action": "download", "instance-key": "download-4", "name": "hello-refresh", "revision": 99},
+                {"action": "install", "instance-key": "install-5", "name": "no-such-snap", "channel": "stable"},
+            ]),
+        )
+        .await;
+    assert_eq!(results[0].result, "install");
+    assert_eq!(results[0].effective_channel.as_deref(), Some("latest/beta"));
+    assert_eq!(revision_of(&results[0]), i64::from(r2));
+    assert_eq!(
+        results[1].effective_channel.as_deref(),
+        Some("latest/stable")
+    );
+    assert_eq!(revision_of(&results[1]), i64::from(r1));
+    assert_eq!(results[2].result, "download");
+    assert_eq!(revision_of(&results[2]), i64::from(r1));
+    assert_eq!(results[2].effective_channel, None);
+    assert_eq!(results[3].result, "error");
+    assert_eq!(
+        results[3].error.as_ref().unwrap().code,
+        "revision-not-found"
+    );
+    assert_eq!(results[4].result, "error");
+    assert_eq!(results[4].name.as_deref(), Some("no-such-snap"));
+    let error = results[4].error.as_ref().unwrap();
+    assert_eq!(error.code, "name-not-found");
+    assert!(error.message.contains("no-such-snap"), "{}", error.message);
+
+    // Only the fields asked for.
+    let (status, body) = f
+        .raw_refresh(
+            json!({"context": [], "fields": ["revision", "version"], "actions": [
+                {"action": "download", "instance-key": "download-1", "name": "hello-refresh"}]}),
+            Some("amd64"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["results"][0]["snap"],
+        json!({"revision": r1, "version": "1.0"})
+    );
+
+    // Another architecture: nothing there, and the error says where the snap is.
+    let (status, body) = f
+        .raw_refresh(
+            json!({"context": [], "actions": [
+                {"action": "download", "instance-key": "download-1", "name": "hello-refresh", "channel": "beta"}]}),
+            Some("arm64"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list: SnapActionResultList = serde_json::from_value(body).unwrap();
+    let error = list.results[0].error.as_ref().unwrap();
+    assert_eq!(error.code, "revision-not-found");
+    assert!(error.extra.as_ref().unwrap().releases.is_empty());
+    // On amd64, a channel closed on every risk of a track: the releases that exist are listed.
+    f.release(
+        json!([{"channel": "stable", "revision": null}, {"channel": "beta", "revision": null}]),
+    )
+    .await;
+    f.release(json!([{"channel": "edge", "revision": r2}]))
+        .await;
+    let results = f
+        .refresh(
+            json!([]),
+            json!([{"action": "download", "instance-key": "download-1", "name": "hello-refresh", "channel": "stable"}]),
+        )
+        .await;
+    let error = results[0].error.as_ref().unwrap();
+    assert_eq!(error.code, "revision-not-found");
+    assert_eq!(
+        error.extra.as_ref().unwrap().releases,
+        vec![SnapRelease {
+            architecture: "amd64".into(),
+            channel: "latest/edge".into()
+        }]
+    );
+}
+
+async fn refresh_offers_updates_and_says_when_there_is_none(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push("1.0", "0").await;
+    let r2 = f.push("2.0", "0").await;
+    f.release(json!([{"channel": "stable", "revision": r1}, {"channel": "edge", "revision": r2}]))
+        .await;
+
+    // On stable with r1: no update, so the installed revision comes back.
+    let results = f
+        .refresh(f.installed(r1, "latest/stable", zero()), f.refresh_action())
+        .await;
+    assert_eq!(results[0].result, "refresh");
+    assert_eq!(results[0].instance_key, f.snap_id);
+    assert_eq!(revision_of(&results[0]), i64::from(r1));
+    assert_eq!(
+        results[0].effective_channel.as_deref(),
+        Some("latest/stable")
+    );
+
+    // Tracking edge: r2.
+    let results = f
+        .refresh(f.installed(r1, "latest/edge", zero()), f.refresh_action())
+        .await;
+    assert_eq!(revision_of(&results[0]), i64::from(r2));
+    assert_eq!(results[0].effective_channel.as_deref(), Some("latest/edge"));
+
+    // Edge closed: the device follows the nearest more stable risk, stable.
+    f.release(json!([{"channel": "edge", "revision": null}]))
+        .await;
+    let results = f
+        .refresh(f.installed(r2, "latest/edge", zero()), f.refresh_action())
+        .await;
+    assert_eq!(revision_of(&results[0]), i64::from(r1));
+    assert_eq!(
+        results[0].effective_channel.as_deref(),
+        Some("latest/stable")
+    );
+
+    // A switch of channel in the action overrides the tracked one.
+    f.release(json!([{"channel": "candidate", "revision": r2}]))
+        .await;
+    let results = f
+        .refresh(
+            f.installed(r1, "latest/stable", zero()),
+            json!([{"action": "refresh", "instance-key": f.snap_id, "snap-id": f.snap_id, "channel": "candidate"}]),
+        )
+        .await;
+    assert_eq!(revision_of(&results[0]), i64::from(r2));
+
+    // A held snap is left alone by a scheduled refresh.
+    let mut context = f.installed(r1, "latest/candidate", zero());
+    context[0]["held"] = json!({"by": ["system"]});
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v2/snaps/refresh")
+        .header("content-type", "application/json")
+        .header("snap-refresh-reason", "scheduled")
+        .body(Body::from(
+            json!({"context": context, "actions": f.refresh_action(), "fields": ["revision"]})
+                .to_string(),
+        ))
+        .unwrap();
+    let response = f.app.raw(request).await;
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["results"][0]["snap"]["revision"], r1);
+
+    // An unknown snap id.
+    let results = f
+        .refresh(
+            json!([{"snap-id": "x".repeat(32), "instance-key": "k1", "revision": 1, "tracking-channel": "stable", "epoch": zero()}]),
+            json!([{"action": "refresh", "instance-key": "k1", "snap-id": "x".repeat(32)}]),
+        )
+        .await;
+    assert_eq!(results[0].result, "error");
+    assert_eq!(results[0].error.as_ref().unwrap().code, "id-not-found");
+}
+
+async fn epochs_are_a_barrier(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push("1.0", "0").await;
+    f.release(json!([{"channel": "stable", "revision": r1}]))
+        .await;
+    // Epoch 2 cannot read epoch 0 data: a device on r1 stays there.
+    let r2 = f.push("2.0", "2").await;
+    f.release(json!([{"channel": "stable", "revision": r2}]))
+        .await;
+    let results = f
+        .refresh(f.installed(r1, "latest/stable", zero()), f.refresh_action())
+        .await;
+    assert_eq!(
+        revision_of(&results[0]),
+        i64::from(r1),
+        "no update across the epoch"
+    );
+    // A device already on epoch 2 (or a fresh install) gets r2.
+    let results = f
+        .refresh(
+            f.installed(r1, "latest/stable", json!({"read": [2], "write": [2]})),
+            f.refresh_action(),
+        )
+        .await;
+    assert_eq!(revision_of(&results[0]), i64::from(r2));
+    let results = f
+        .refresh(
+            json!([]),
+            json!([{"action": "install", "instance-key": "install-1", "name": "hello-refresh"}]),
+        )
+        .await;
+    assert_eq!(revision_of(&results[0]), i64::from(r2));
+    // `1*` reads epochs 0 and 1: devices on r1 may move to it.
+    let r3 = f.push("3.0", "1*").await;
+    f.release(json!([{"channel": "stable", "revision": r3}]))
+        .await;
+    let results = f
+        .refresh(f.installed(r1, "latest/stable", zero()), f.refresh_action())
+        .await;
+    assert_eq!(revision_of(&results[0]), i64::from(r3));
+    assert_eq!(
+        results[0].snap.as_ref().unwrap().epoch,
+        Some(StoreEpoch {
+            read: vec![0, 1],
+            write: vec![1]
+        })
+    );
+}
+
+async fn the_default_track_redirects(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push("1.0", "0").await;
+    let r2 = f.push("2.0", "0").await;
+    let (status, body) = f
+        .app
+        .post(
+            "/v1/snap/hello-refresh/tracks",
+            Some(&f.token),
+            json!([{"name": "2.0"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    f.release(json!([{"channel": "latest/stable", "revision": r1}, {"channel": "2.0/stable", "revision": r2}]))
+        .await;
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/snap/hello-refresh",
+            Some(&f.token),
+            Some(json!({"default-track": "2.0"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["metadata"]["default-track"], "2.0");
+
+    let results = f
+        .refresh(
+            json!([]),
+            json!([
+                {"action": "install", "instance-key": "install-1", "name": "hello-refresh", "channel": "stable"},
+                {"action": "install", "instance-key": "install-2", "name": "hello-refresh", "channel": "latest/stable"},
+            ]),
+        )
+        .await;
+    assert_eq!(revision_of(&results[0]), i64::from(r2));
+    assert_eq!(results[0].effective_channel.as_deref(), Some("2.0/stable"));
+    assert_eq!(results[0].redirect_channel.as_deref(), Some("2.0/stable"));
+    assert_eq!(revision_of(&results[1]), i64::from(r1));
+    assert_eq!(results[1].redirect_channel, None);
+
+    // A default track must exist.
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/snap/hello-refresh",
+            Some(&f.token),
+            Some(json!({"default-track": "9.9"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "track-not-found");
+}
+
+async fn progressive_releases_reach_their_percentage(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push("1.0", "0").await;
+    let r2 = f.push("2.0", "0").await;
+    f.release(json!([{"channel": "stable", "revision": r1}]))
+        .await;
+    f.release(json!([{"channel": "stable", "revision": r2, "progressive": {"percentage": 25.0}}]))
+        .await;
+    let (status, body) = f
+        .app
+        .get("/v1/snap/hello-refresh/releases", Some(&f.token))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let entry = body["channel-map"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["channel"] == "latest/stable")
+        .unwrap();
+    assert_eq!(entry["revision"], r2);
+    assert_eq!(entry["progressive"]["percentage"], 25.0);
+
+    // 10,000 devices (parallel-instance style keys), 1,000 per request.
+    let mut answers = HashMap::new();
+    for batch in 0..10 {
+        let keys: Vec<String> = (0..1000)
+            .map(|i| format!("{}:device-{}", f.snap_id, batch * 1000 + i))
+            .collect();
+        let context: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"snap-id": f.snap_id, "instance-key": k, "revision": r1, "tracking-channel": "latest/stable", "epoch": zero()}))
+            .collect();
+        let actions: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"action": "refresh", "instance-key": k, "snap-id": f.snap_id}))
+            .collect();
+        let (status, body) = f
+            .raw_refresh(
+                json!({"context": context, "actions": actions, "fields": ["revision"]}),
+                Some("amd64"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        for result in body["results"].as_array().unwrap() {
+            answers.insert(
+                result["instance-key"].as_str().unwrap().to_string(),
+                result["snap"]["revision"].as_u64().unwrap() as u32,
+            );
+        }
+    }
+    assert_eq!(answers.len(), 10_000);
+    let updated = answers.values().filter(|r| **r == r2).count();
+    assert!(
+        (2_300..=2_700).contains(&updated),
+        "{updated} of 10,000 devices got the 25% release"
+    );
+    assert!(answers.values().all(|r| *r == r1 || *r == r2));
+    // The same device always gets the same answer.
+    let sample: Vec<(&String, &u32)> = answers.iter().take(50).collect();
+    for (key, revision) in sample {
+        let (_, body) = f
+            .raw_refresh(
+                json!({"context": [{"snap-id": f.snap_id, "instance-key": key, "revision": r1, "tracking-channel": "latest/stable"}],
+                       "actions": [{"action": "refresh", "instance-key": key, "snap-id": f.snap_id}], "fields": ["revision"]}),
+                Some("amd64"),
+            )
+            .await;
+        assert_eq!(body["results"][0]["snap"]["revision"], *revision);
+    }
+    // Completing the release (no percentage) reaches everyone.
+    f.release(json!([{"channel": "stable", "revision": r2}]))
+        .await;
+    let results = f
+        .refresh(f.installed(r1, "latest/stable", zero()), f.refresh_action())
+        .await;
+    assert_eq!(revision_of(&results[0]), i64::from(r2));
+}
+
+async fn malformed_requests_are_refused(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let cases = [
+        (json!({"context": [], "actions": []}), "invalid-request"),
+        (
+            json!({"context": [], "actions": [
+                {"action": "install", "instance-key": "a", "name": "x"},
+                {"action": "install", "instance-key": "a", "name": "y"}]}),
+            "invalid-request",
+        ),
+        (
+            json!({"context": [
+                {"snap-id": "s", "instance-key": "k", "revision": 1},
+                {"snap-id": "s", "instance-key": "k", "revision": 2}],
+                "actions": [{"action": "refresh", "instance-key": "k"}]}),
+            "invalid-request",
+        ),
+    ];
+    for (body, code) in cases {
+        let (status, response) = f.raw_refresh(body.clone(), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {response}");
+        assert_eq!(error_code(&response), code, "{response}");
+    }
+    let (status, response) = f
+        .raw_refresh(
+            json!({"actions": [{"action": "purchase", "instance-key": "a"}]}),
+            None,
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(error_code(&response), "invalid-json");
+
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v2/snaps/refresh")
+        .header("content-type", "application/json")
+        .body(Body::from("{\"actions\": ["))
+        .unwrap();
+    let response = f.app.raw(request).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v2/snaps/refresh")
+        .header("content-type", "application/json")
+        .header("snap-device-series", "15")
+        .body(Body::from(
+            json!({"actions": [{"action": "install", "instance-key": "a", "name": "x"}]})
+                .to_string(),
+        ))
+        .unwrap();
+    let response = f.app.raw(request).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn categories_list_what_public_snaps_use(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push("1.0", "0").await;
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/snap/hello-refresh",
+            Some(&f.token),
+            Some(json!({"categories": ["utilities", "development"], "title": "Hello"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = f.app.get("/v2/snaps/categories", None).await;
+    assert_eq!(body, json!({"categories": []}), "nothing released yet");
+    f.release(json!([{"channel": "stable", "revision": r1}]))
+        .await;
+    let (status, body) = f.app.get("/v2/snaps/categories", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"categories": [{"name": "development"}, {"name": "utilities"}]})
+    );
+    let (_, info) = f.app.get("/v2/snaps/info/hello-refresh", None).await;
+    assert_eq!(info["snap"]["title"], "Hello");
+    assert_eq!(info["snap"]["categories"][0]["name"], "utilities");
+
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/snap/hello-refresh",
+            Some(&f.token),
+            Some(json!({"categories": ["no spaces"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "invalid-metadata");
+    let (status, _) = f
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/snap/hello-refresh",
+            None,
+            Some(json!({"title": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+both_backends!(
+    download_and_install_resolve_channels_and_revisions,
+    refresh_offers_updates_and_says_when_there_is_none,
+    epochs_are_a_barrier,
+    the_default_track_redirects,
+    progressive_releases_reach_their_percentage,
+    malformed_requests_are_refused,
+    categories_list_what_public_snaps_use,
+);
