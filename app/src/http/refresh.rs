@@ -407,22 +407,7 @@ impl Ctx<'_> {
         result["name"] = json!(state.package.name);
         result["snap-id"] = json!(state.package.id);
         if let Some(number) = action.revision {
-            match self.revision_for_install(state, number) {
-                Some(revision) => {
-                    result["snap"] = Value::Object(self.snap_object(state, revision));
-                }
-                None => {
-                    result["result"] = json!("error");
-                    result["error"] = action_error(
-                        "revision-not-found",
-                        format!(
-                            "Revision {number} of '{}' is not available.",
-                            state.package.name
-                        ),
-                        Some(self.releases_extra(state)),
-                    );
-                }
-            }
+            self.answer_revision(state, number, &mut result);
             return result;
         }
         let channel = action.channel.as_deref().unwrap_or("stable");
@@ -450,6 +435,26 @@ impl Ctx<'_> {
             }
         }
         result
+    }
+
+    /// Answers an action that names a revision: its snap object, or `revision-not-found`.
+    fn answer_revision(&self, state: &PackageState, number: u32, result: &mut Value) {
+        match self.revision_for_install(state, number) {
+            Some(revision) => {
+                result["snap"] = Value::Object(self.snap_object(state, revision));
+            }
+            None => {
+                result["result"] = json!("error");
+                result["error"] = action_error(
+                    "revision-not-found",
+                    format!(
+                        "Revision {number} of '{}' is not available.",
+                        state.package.name
+                    ),
+                    Some(self.releases_extra(state)),
+                );
+            }
+        }
     }
 
     /// A revision asked for by number: the publisher (or an admin) may have any; others only
@@ -516,24 +521,8 @@ impl Ctx<'_> {
             return stay(result);
         }
         if let Some(number) = action.revision {
-            return match self.revision_for_install(state, number) {
-                Some(revision) => {
-                    result["snap"] = Value::Object(self.snap_object(state, revision));
-                    Some(result)
-                }
-                None => {
-                    result["result"] = json!("error");
-                    result["error"] = action_error(
-                        "revision-not-found",
-                        format!(
-                            "Revision {number} of '{}' is not available.",
-                            state.package.name
-                        ),
-                        Some(self.releases_extra(state)),
-                    );
-                    Some(result)
-                }
-            };
+            self.answer_revision(state, number, &mut result);
+            return Some(result);
         }
         let channel = action
             .channel
