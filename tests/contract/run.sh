@@ -47,7 +47,7 @@ done
 
 if [ -z "${DEPOT_BIN:-}" ]; then
   cargo build --locked -p depot --bin depot
-  DEPOT_BIN=$ROOT/target/debug/depot
+  DEPOT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/depot
 fi
 
 WORK=$(mktemp -d)
