@@ -390,28 +390,28 @@ async fn metadata(
 }
 
 /// Changes to a package's metadata: every field is optional; those sent replace the stored
-/// ones.
+/// ones, and an absent or `null` field is left as it is.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 #[schema(rename_all = "kebab-case")]
 pub struct MetadataPatch {
-    #[schema(nullable = false, max_length = 40)]
+    #[schema(max_length = 40)]
     pub title: Option<String>,
-    #[schema(nullable = false, max_length = 128)]
+    #[schema(max_length = 128)]
     pub summary: Option<String>,
-    #[schema(nullable = false, max_length = 8192)]
+    #[schema(max_length = 8192)]
     pub description: Option<String>,
-    #[schema(nullable = false, max_length = 256)]
+    #[schema(max_length = 256)]
     pub license: Option<String>,
-    #[schema(nullable = false, max_length = 1024)]
+    #[schema(max_length = 1024)]
     pub website: Option<String>,
-    #[schema(nullable = false, max_length = 1024)]
+    #[schema(max_length = 1024)]
     pub contact: Option<String>,
     /// At most 20 names of letters, digits, `-` and `_`.
-    #[schema(nullable = false, max_items = 20)]
+    #[schema(max_items = 20)]
     pub categories: Option<Vec<String>>,
     /// The track requests without a track resolve on; it must exist.
-    #[schema(nullable = false, example = "2.0")]
+    #[schema(example = "2.0")]
     pub default_track: Option<String>,
 }
 

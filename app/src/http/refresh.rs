@@ -577,6 +577,9 @@ impl Ctx<'_> {
         (status = 200, description = "One result per action, in order; a failed action is a result with `\"result\": \"error\"`. A `refresh` result carrying the installed revision means no update.", body = RefreshResponse),
         (status = 400, description = "`invalid-request` (no actions, too many items, duplicate instance keys), `invalid-series`; `invalid-json`.", body = ErrorBody),
         (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: a missing field, a wrong type or an unknown action.", body = ErrorBody),
     ),
 )]
 async fn refresh(
