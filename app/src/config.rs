@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
+    /// A second address serving only `GET /metrics`, so that Prometheus can scrape depot on a
+    /// port that is not exposed to clients. When set, the main listener answers `/metrics` with
+    /// 404 `metrics-elsewhere`. Unset (the default): `/metrics` is on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Base URL clients reach this store on; download URLs in responses are built from it.
     /// Defaults to `http://{listen}`.
     pub public_url: Option<String>,
@@ -62,6 +66,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             public_url: None,
             data_dir: PathBuf::from("depot-data"),
             database_url: None,
@@ -151,6 +156,16 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
             ));
+        }
+        if let Some(metrics) = self.metrics_listen
+            && metrics == self.listen
+            && metrics.port() != 0
+        {
+            return Err(ConfigError::Invalid(format!(
+                "metrics_listen {metrics} is the same address as listen; give it another port \
+                 or leave it unset to serve /metrics on {}",
+                self.listen
+            )));
         }
         Ok(())
     }

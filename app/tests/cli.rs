@@ -202,6 +202,65 @@ fn admin_commands_and_zero_configuration_serve() {
     assert!(status.success(), "SIGTERM stops depot cleanly: {status}");
 }
 
+/// `metrics_listen`: `/metrics` is served on its own address, and only there.
+#[test]
+fn metrics_on_a_separate_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, metrics_port) = (free_port(), free_port());
+    let mut child = depot(dir.path())
+        .arg("serve")
+        .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DEPOT_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("depot serve printed nothing");
+        if line.contains("depot is serving") {
+            break;
+        }
+    }
+    // A request on the main listener shows up in the metrics listener's counters.
+    let response = http_get(port, "/v2/snaps/info/nothing-here");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    let response = http_get(metrics_port, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(
+            "depot_http_requests_total{method=\"GET\",route=\"/v2/snaps/info/{name}\",status=\"404\"} 1"
+        ),
+        "{response}"
+    );
+    // The main listener does not expose them; the metrics listener serves nothing else.
+    let response = http_get(port, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(response.contains("metrics-elsewhere"), "{response}");
+    let response = http_get(metrics_port, "/v2/snaps/info/nothing-here");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(response.contains("\"not-found\""), "{response}");
+
+    unsafe_kill(&child, "TERM");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM stops both listeners: {status}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", metrics_port)).is_err());
+}
+
 fn unsafe_kill(child: &std::process::Child, signal: &str) {
     Command::new("kill")
         .arg(format!("-{signal}"))

@@ -228,6 +228,7 @@ async fn reads_survive_postgres_stopping() {
         .await;
     assert_eq!(status, StatusCode::OK);
 
+    let errors_before = db_errors(&app, "unavailable").await;
     pg("stop");
 
     let (status, info) = app.get("/v2/snaps/info/resilient", None).await;
@@ -259,4 +260,33 @@ async fn reads_survive_postgres_stopping() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (status, _) = app.get("/v2/snaps/info/resilient", None).await;
     assert_eq!(status, StatusCode::OK);
+    // The failed write (and the follower's failed polls) are counted.
+    let errors_after = db_errors(&app, "unavailable").await;
+    assert!(
+        errors_after > errors_before,
+        "depot_db_errors_total{{kind=\"unavailable\"}} went from {errors_before} to {errors_after}"
+    );
+}
+
+/// `depot_db_errors_total{kind}` as `/metrics` shows it.
+async fn db_errors(app: &TestApp, kind: &str) -> f64 {
+    let response = app
+        .raw(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let series = format!("depot_db_errors_total{{kind=\"{kind}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
+        .parse()
+        .unwrap()
 }

@@ -85,7 +85,22 @@ async fn run(config: Config) -> CliResult {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
+    let metrics_listener =
+        match state.config.metrics_listen {
+            Some(address) => Some(tokio::net::TcpListener::bind(address).await.map_err(|e| {
+                CliError(format!("cannot listen on {address} (metrics_listen): {e}"))
+            })?),
+            None => None,
+        };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics_server = metrics_listener.map(|listener| {
+        let mut stop = stop_rx.clone();
+        let router = crate::http::metrics_router(state.clone());
+        tracing::info!(listen = %state.config.metrics_listen.unwrap_or(listen), "serving /metrics");
+        tokio::spawn(crate::http::serve(listener, router, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    });
     let follower = {
         let mut stop = stop_rx.clone();
         tokio::spawn(run_follower(
@@ -125,6 +140,13 @@ async fn run(config: Config) -> CliResult {
         }
     }
     let _ = follower.await;
+    if let Some(metrics_server) = metrics_server {
+        match metrics_server.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),
+            Err(e) => tracing::warn!(error = %e, "the metrics listener panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

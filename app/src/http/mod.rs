@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use error::{ApiError, ApiResult};
 pub use extract::{Auth, MaybeAuth};
+pub use ops::metrics_router;
 
 use crate::blobs::BlobStore;
 use crate::catalog::CatalogHandle;

@@ -6,8 +6,12 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use axum::response::{IntoResponse, Response};
+
 use super::AppState;
+use super::error::ApiError;
 use super::extract::Json;
+use super::schema::ErrorBody;
 use super::schema::{CatalogStatus, DatabaseStatus, Health, Readiness, ReadyStatus};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -29,9 +33,32 @@ pub fn routes() -> OpenApiRouter<AppState> {
     operation_id = "metrics",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 404, description = "`metrics-elsewhere`: `metrics_listen` is set, so the metrics are served on that address only.", body = ErrorBody),
     ),
 )]
-async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+async fn metrics(State(app): State<AppState>) -> Result<Response, ApiError> {
+    if let Some(address) = app.config.metrics_listen {
+        return Err(ApiError::not_found(
+            "metrics-elsewhere",
+            format!("metrics are served on the metrics listener ({address}), not here"),
+        ));
+    }
+    Ok(render_metrics(&app).await)
+}
+
+/// The router of the separate metrics listener (`metrics_listen`): `GET /metrics` only.
+pub fn metrics_router(state: AppState) -> axum::Router {
+    async fn scrape(State(app): State<AppState>) -> Response {
+        render_metrics(&app).await
+    }
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .fallback(super::error::not_found_fallback)
+        .with_state(state)
+}
+
+/// Reads the state gauges, then renders every metric in the text format.
+async fn render_metrics(app: &AppState) -> Response {
     let m = &app.metrics;
     let catalog = app.catalog.snapshot();
     m.catalog_packages.set(catalog.len() as i64);
@@ -55,6 +82,7 @@ async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoRespon
         )],
         m.render(),
     )
+        .into_response()
 }
 
 /// Liveness: the process is up.

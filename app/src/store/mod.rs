@@ -64,14 +64,26 @@ impl StoreError {
     }
 }
 
+fn count_db_error(kind: &str) {
+    crate::telemetry::metrics::DB_ERRORS
+        .with_label_values(&[kind])
+        .inc();
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(err),
-            _ => StoreError::Database(err),
+            | sqlx::Error::Tls(_) => {
+                count_db_error("unavailable");
+                StoreError::Unavailable(err)
+            }
+            _ => {
+                count_db_error("query");
+                StoreError::Database(err)
+            }
         }
     }
 }

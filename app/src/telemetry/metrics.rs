@@ -29,6 +29,20 @@ pub struct Metrics {
     pub db_connections: IntGaugeVec,
 }
 
+/// Database errors, by kind: `unavailable` (the pool or the connection failed: timeouts, I/O,
+/// TLS) and `query` (the database refused a statement). Counted where `sqlx` errors become
+/// store errors, for the whole process: every registry of the process shows the same counter.
+pub static DB_ERRORS: std::sync::LazyLock<IntCounterVec> = std::sync::LazyLock::new(|| {
+    IntCounterVec::new(
+        Opts::new(
+            "depot_db_errors_total",
+            "Database errors, by kind (unavailable: pool, connection, I/O or TLS failures; query: the database refused a statement).",
+        ),
+        &["kind"],
+    )
+    .expect("valid metric")
+});
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
@@ -115,6 +129,10 @@ impl Metrics {
             &["version", "commit"],
         )
         .expect("valid metric");
+        // Both kinds are exported from the start, at 0, so rates work before the first error.
+        for kind in ["unavailable", "query"] {
+            DB_ERRORS.with_label_values(&[kind]);
+        }
         build_info
             .with_label_values(&[
                 env!("CARGO_PKG_VERSION"),
@@ -134,6 +152,7 @@ impl Metrics {
             Box::new(upload_bytes.clone()),
             Box::new(downloads.clone()),
             Box::new(db_connections.clone()),
+            Box::new(DB_ERRORS.clone()),
             Box::new(build_info),
         ] {
             registry
