@@ -459,7 +459,7 @@ async fn install_and_download_by_channel_on_a_base(backend: Backend) {
     assert_eq!(charm.summary, format!("The {NAME} charm"));
     assert!(charm.resources.is_empty());
     assert_eq!(
-        charm.publisher.as_ref().unwrap()["display-name"],
+        charm.publisher.as_ref().unwrap()["username"],
         "alice",
         "{charm:?}"
     );
@@ -821,7 +821,7 @@ async fn info_in_jujus_shape(backend: Backend) {
     assert_eq!(info.kind, "charm");
     assert_eq!(info.id, f.id);
     assert_eq!(info.entity.summary, format!("The {NAME} charm"));
-    assert_eq!(info.entity.publisher["display-name"], "alice");
+    assert_eq!(info.entity.publisher["display-name"], "ALICE");
     // One entry per (channel, base): stable (jammy/amd64), edge (three bases), and the
     // risks between following stable for jammy/amd64.
     let lines: Vec<(String, JujuBase, i64)> = info
