@@ -121,7 +121,7 @@ step upload "$WORK/$NAME.charm" --release edge
 step release "$NAME" --revision 1 --channel stable
 step status "$NAME"
 step revisions "$NAME"
-step create-track "$NAME" 2.0
+step create-track --name "$NAME" --track 2.0
 step resources "$NAME"
 step upload-resource "$NAME" data --filepath "$WORK/data.bin"
 step resource-revisions "$NAME" data

@@ -144,7 +144,7 @@ pub(crate) fn registered_name(state: &PackageState) -> PackageView {
         summary: p.summary.clone(),
         description: p.description.clone(),
         license: p.license.clone(),
-        website: p.website.clone(),
+        website: (!p.website.is_empty()).then(|| p.website.clone()),
         contact: p.contact.clone(),
         categories: p.categories.clone(),
         default_track: p.default_track.clone(),

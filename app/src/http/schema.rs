@@ -204,7 +204,10 @@ pub struct PackageView {
     pub summary: String,
     pub description: String,
     pub license: String,
-    pub website: String,
+    /// Absent when not set (craft-store reads it as a URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, format = "uri")]
+    pub website: Option<String>,
     pub contact: String,
     pub categories: Vec<String>,
     pub default_track: String,
