@@ -13,12 +13,14 @@ DEPLOY_VENV := .venv-deploy
 DEPLOY_REQUIREMENTS := tests/deploy/requirements.txt
 CHECKOV_VENV := .venv-checkov
 CHECKOV_REQUIREMENTS := tests/deploy/requirements-checkov.txt
+CHARMCRAFT_VENV := .venv-charmcraft
+CHARMCRAFT_REQUIREMENTS := tests/charmcraft/requirements.txt
 
-.PHONY: test deps lint unit contract snapd deploy run clean-test-db
+.PHONY: test deps lint unit contract snapd charmcraft deploy run clean-test-db
 
 ## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL,
 ## and the API contract tests against a running server.
-test: deps lint unit contract snapd deploy
+test: deps lint unit contract snapd charmcraft deploy
 
 ## Install system packages the tests need (Debian/Ubuntu), only when something is missing.
 deps:
@@ -83,6 +85,16 @@ $(DEPLOY_VENV)/.installed: $(DEPLOY_REQUIREMENTS) charm/requirements.txt
 $(CHECKOV_VENV)/.installed: $(CHECKOV_REQUIREMENTS)
 	python3 -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CHECKOV_REQUIREMENTS)
+	touch $@
+
+## Charmhub compatibility end to end: the real charmcraft and craft-store (pinned in
+## tests/charmcraft/requirements.txt, installed into .venv-charmcraft) against `depot serve`.
+charmcraft: $(CHARMCRAFT_VENV)/.installed
+	tests/charmcraft/run.sh
+
+$(CHARMCRAFT_VENV)/.installed: $(CHARMCRAFT_REQUIREMENTS)
+	python3 -m venv $(CHARMCRAFT_VENV)
+	$(CHARMCRAFT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CHARMCRAFT_REQUIREMENTS)
 	touch $@
 
 run:

@@ -16,7 +16,9 @@ use crate::domain::{Channel, Namespace};
 use crate::store::{PackageState, Release, Revision};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(info))
+    OpenApiRouter::new()
+        .routes(routes!(info))
+        .routes(routes!(super::charm_refresh::refresh))
 }
 
 fn base_json(platform: &str) -> Value {

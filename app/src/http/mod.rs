@@ -5,6 +5,7 @@
 //! `#[utoipa::path]`, so the router and the OpenAPI document ([`openapi`], served at
 //! `/openapi.json`) are built from one list; `tests/openapi.rs` fails when they differ.
 
+mod charm_refresh;
 mod charms;
 mod download;
 pub mod error;
@@ -13,6 +14,7 @@ mod layers;
 mod ops;
 mod publisher;
 mod refresh;
+mod resources;
 pub mod schema;
 mod snaps;
 
@@ -93,6 +95,7 @@ fn api(timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(snaps::routes())
         .merge(refresh::routes())
         .merge(charms::routes())
+        .merge(resources::routes())
         .merge(download::routes())
         .merge(ops::routes())
         .route_layer(axum::middleware::from_fn(move |request, next| {

@@ -91,7 +91,7 @@ pub(crate) async fn find_package(
     Err(not_registered(namespace, name))
 }
 
-async fn authorized_package(
+pub(crate) async fn authorized_package(
     state: &AppState,
     principal: &crate::auth::Principal,
     namespace: &str,
@@ -144,7 +144,7 @@ pub(crate) fn registered_name(state: &PackageState) -> PackageView {
         summary: p.summary.clone(),
         description: p.description.clone(),
         license: p.license.clone(),
-        website: p.website.clone(),
+        website: (!p.website.is_empty()).then(|| p.website.clone()),
         contact: p.contact.clone(),
         categories: p.categories.clone(),
         default_track: p.default_track.clone(),
@@ -1098,10 +1098,29 @@ async fn release(
                 format!("progressive percentage {p} must be between 0 and 100"),
             ));
         }
+        let resources = item
+            .resources
+            .iter()
+            .map(|r| {
+                let name = r.get("name").and_then(serde_json::Value::as_str);
+                let revision = r
+                    .get("revision")
+                    .and_then(serde_json::Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok());
+                match (name, revision) {
+                    (Some(name), Some(revision)) => Ok((name.to_string(), revision)),
+                    _ => Err(ApiError::bad_request(
+                        "invalid-resource",
+                        format!("a released resource is {{\"name\": …, \"revision\": N}}, not {r}"),
+                    )),
+                }
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
         items.push(ReleaseItem {
             channel,
             revision: item.revision,
             progressive_percentage: percentage,
+            resources,
         });
     }
     let (released, seq) = state

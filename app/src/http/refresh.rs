@@ -724,6 +724,7 @@ mod tests {
             },
             revisions: vec![],
             releases,
+            resources: Default::default(),
         }
     }
 

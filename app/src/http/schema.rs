@@ -204,7 +204,10 @@ pub struct PackageView {
     pub summary: String,
     pub description: String,
     pub license: String,
-    pub website: String,
+    /// Absent when not set (craft-store reads it as a URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, format = "uri")]
+    pub website: Option<String>,
     pub contact: String,
     pub categories: Vec<String>,
     pub default_track: String,
@@ -486,9 +489,10 @@ pub struct ReleaseRequestItem {
     /// The revision to release; omitted or `null` closes the channel.
     #[schema(minimum = 1, maximum = 4294967295.0)]
     pub revision: Option<u32>,
-    /// Accepted and ignored.
+    /// Charms: the resource revisions released with `revision`,
+    /// `[{"name": "data", "revision": 2}]`. Empty: the channel keeps its resource revisions.
     #[serde(default)]
-    #[allow(dead_code)]
+    #[schema(value_type = Vec<Object>)]
     pub resources: Vec<serde_json::Value>,
     /// Recorded with the release and shown in the channel map.
     pub progressive: Option<ProgressiveRequest>,
@@ -987,6 +991,130 @@ pub struct CharmDownload {
     #[serde(rename = "hash-sha3-384")]
     #[schema(required = false, pattern = "^[0-9a-f]{96}$")]
     pub hash_sha3_384: String,
+}
+
+/// `POST /v2/charms/refresh` (juju's `RefreshResponses`).
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CharmRefreshResponse {
+    /// One per action, in the order of the actions.
+    pub results: Vec<CharmRefreshResult>,
+    /// Always empty: failures are per result.
+    #[schema(schema_with = empty_array)]
+    pub error_list: (),
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CharmRefreshResult {
+    /// `install`, `download`, `refresh` or `error`.
+    pub result: String,
+    pub instance_key: String,
+    /// The charm id (absent when the action named an unknown charm by name).
+    #[schema(required = false)]
+    pub id: String,
+    #[schema(required = false)]
+    pub name: String,
+    /// The channel the revision was found on, in full (`latest/stable` for a request on
+    /// `edge` that fell back). Absent for a revision asked for by number.
+    #[schema(required = false)]
+    pub effective_channel: String,
+    /// When the revision was released to `effective-channel`.
+    #[schema(required = false, format = DateTime)]
+    pub released_at: String,
+    /// The revision, with the requested fields. For `refresh`, the deployed revision when
+    /// there is no update.
+    #[schema(required = false)]
+    pub charm: CharmRefreshEntity,
+    /// For `"result": "error"`; `extra.releases` lists `{base, channel}` where the charm is
+    /// released.
+    #[schema(required = false)]
+    pub error: ErrorItemView,
+}
+
+/// juju's `RefreshEntity`, with the requested fields.
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CharmRefreshEntity {
+    /// Always `charm`.
+    #[serde(rename = "type")]
+    #[schema(required = false)]
+    pub kind: String,
+    #[schema(required = false)]
+    pub id: String,
+    #[schema(required = false)]
+    pub name: String,
+    #[schema(required = false)]
+    pub license: String,
+    #[schema(required = false)]
+    pub summary: String,
+    #[schema(required = false)]
+    pub version: String,
+    #[schema(required = false)]
+    pub revision: u32,
+    #[schema(required = false, format = DateTime)]
+    pub created_at: String,
+    #[schema(required = false)]
+    pub publisher: CharmPublisher,
+    #[schema(required = false)]
+    pub bases: Vec<CharmBase>,
+    #[schema(required = false)]
+    pub download: CharmRefreshDownload,
+    /// The charm's resources at the revisions released with it.
+    #[schema(required = false)]
+    pub resources: Vec<CharmResourceRevision>,
+    /// Absent when the charm has none.
+    #[schema(required = false)]
+    pub metadata_yaml: String,
+    #[schema(required = false)]
+    pub config_yaml: String,
+    #[schema(required = false)]
+    pub actions_yaml: String,
+}
+
+/// juju's `Download`.
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CharmRefreshDownload {
+    #[schema(format = "uri")]
+    pub url: String,
+    pub size: u64,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub hash_sha_256: String,
+    #[schema(pattern = "^[0-9a-f]{96}$")]
+    pub hash_sha_384: String,
+}
+
+/// juju's `ResourceRevision`.
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CharmResourceRevision {
+    pub name: String,
+    /// `file` (`oci-image` resources are not served).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub filename: String,
+    pub description: String,
+    pub revision: u32,
+    pub download: CharmRefreshDownload,
+}
+
+/// `GET /v2/charms/resources/{charm}/{resource}/revisions`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CharmResourceRevisions {
+    pub revisions: Vec<CharmResourceRevision>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -129,6 +129,11 @@ pub trait Store: Send + Sync + 'static {
     async fn push_revision(&self, new: NewRevision) -> Result<(Revision, Seq)>;
     /// Applies release and close requests atomically.
     async fn release(&self, request: ReleaseRequest) -> Result<(Vec<Released>, Seq)>;
+    /// Makes a staged upload the next revision of charm resource `new.name`.
+    async fn push_resource_revision(
+        &self,
+        new: NewResourceRevision,
+    ) -> Result<(ResourceRevision, Seq)>;
     async fn create_tracks(&self, package_id: &str, tracks: Vec<NewTrack>) -> Result<(usize, Seq)>;
     /// Changes the fields of `update` that are set; a default track must exist.
     async fn update_metadata(&self, package_id: &str, update: MetadataUpdate) -> Result<Seq>;

@@ -239,6 +239,69 @@ impl ReleaseRow {
 pub(crate) const RELEASE_COLUMNS: &str = "package_id, track, risk, branch, platform, revision, released_at, expires_at, progressive_percentage, previous_revision";
 
 #[derive(sqlx::FromRow)]
+pub(crate) struct ResourceRevisionRow {
+    pub package_id: String,
+    pub name: String,
+    pub revision: i64,
+    pub kind: String,
+    pub upload_id: String,
+    pub sha3_384: String,
+    pub sha256: String,
+    pub sha384: String,
+    pub sha512: String,
+    pub size: i64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+impl ResourceRevisionRow {
+    pub fn into_resource(self) -> Result<ResourceRevision> {
+        Ok(ResourceRevision {
+            name: self.name,
+            revision: to_u32(self.revision)?,
+            kind: self.kind,
+            upload_id: self.upload_id,
+            sha3_384: self.sha3_384,
+            sha256: self.sha256,
+            sha384: self.sha384,
+            sha512: self.sha512,
+            size: u64::try_from(self.size)
+                .map_err(|_| StoreError::Corrupt("negative size".into()))?,
+            created_at: self.created_at,
+            created_by: self.created_by,
+        })
+    }
+}
+
+pub(crate) const RESOURCE_REVISION_COLUMNS: &str = "package_id, name, revision, kind, upload_id, \
+     sha3_384, sha256, sha384, sha512, size, created_at, created_by";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReleasedResourceRow {
+    pub package_id: String,
+    pub track: String,
+    pub risk: String,
+    pub branch: String,
+    pub name: String,
+    pub revision: i64,
+}
+
+impl ReleasedResourceRow {
+    pub fn into_released(self) -> Result<ReleasedResource> {
+        let risk: Risk = self
+            .risk
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("release with risk {:?}", self.risk)))?;
+        let branch = (!self.branch.is_empty()).then_some(self.branch);
+        Ok(ReleasedResource {
+            channel: Channel::new(self.track, risk, branch),
+            name: self.name,
+            revision: to_u32(self.revision)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(crate) struct UploadRow {
     pub id: String,
     pub sha3_384: String,
@@ -315,6 +378,8 @@ pub(crate) fn assemble(
     tracks: Vec<TrackRow>,
     revisions: Vec<RevisionRow>,
     releases: Vec<ReleaseRow>,
+    resources: Vec<ResourceRevisionRow>,
+    released_resources: Vec<ReleasedResourceRow>,
 ) -> Result<Vec<PackageState>> {
     use std::collections::HashMap;
     let mut tracks_by: HashMap<String, Vec<Track>> = HashMap::new();
@@ -338,6 +403,21 @@ pub(crate) fn assemble(
             .or_default()
             .push(r.into_release()?);
     }
+    let mut resources_by: HashMap<String, ResourceState> = HashMap::new();
+    for r in resources {
+        resources_by
+            .entry(r.package_id.clone())
+            .or_default()
+            .revisions
+            .push(r.into_resource()?);
+    }
+    for r in released_resources {
+        resources_by
+            .entry(r.package_id.clone())
+            .or_default()
+            .released
+            .push(r.into_released()?);
+    }
     packages
         .into_iter()
         .map(|p| {
@@ -349,10 +429,15 @@ pub(crate) fn assemble(
             let mut releases = releases_by.remove(&id).unwrap_or_default();
             // Most recent first: when several entries could serve a platform, the newest wins.
             releases.sort_by_key(|r| std::cmp::Reverse(r.released_at));
+            let mut resources = resources_by.remove(&id).unwrap_or_default();
+            resources
+                .revisions
+                .sort_by(|a, b| (&a.name, a.revision).cmp(&(&b.name, b.revision)));
             Ok(PackageState {
                 package: p.into_package(tracks)?,
                 revisions,
                 releases,
+                resources,
             })
         })
         .collect()
@@ -428,8 +513,16 @@ macro_rules! impl_sql_store {
                 );
                 let revisions = fetch!(RevisionRow, format!("SELECT {REVISION_COLUMNS} FROM revisions{filter}"));
                 let releases = fetch!(ReleaseRow, format!("SELECT {RELEASE_COLUMNS} FROM releases{filter}"));
+                let resources = fetch!(
+                    ResourceRevisionRow,
+                    format!("SELECT {RESOURCE_REVISION_COLUMNS} FROM resource_revisions{filter}")
+                );
+                let released_resources = fetch!(
+                    ReleasedResourceRow,
+                    format!("SELECT package_id, track, risk, branch, name, revision FROM release_resources{filter}")
+                );
                 tx.commit().await?;
-                assemble(packages, tracks, revisions, releases)
+                assemble(packages, tracks, revisions, releases, resources, released_resources)
             }
         }
 
@@ -916,6 +1009,50 @@ macro_rules! impl_sql_store {
                             platforms
                         }
                     };
+                    // Resources released with the revision replace the channel's; closing
+                    // the channel drops them.
+                    if item.revision.is_none() || !item.resources.is_empty() {
+                        sqlx::query(
+                            "DELETE FROM release_resources WHERE package_id = $1 AND track = $2 AND risk = $3 AND branch = $4",
+                        )
+                        .bind(&request.package_id)
+                        .bind(&channel.track)
+                        .bind(channel.risk.as_str())
+                        .bind(&branch)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    if item.revision.is_some() {
+                        for (name, revision) in &item.resources {
+                            let exists: Option<i64> = sqlx::query_scalar(
+                                "SELECT revision FROM resource_revisions WHERE package_id = $1 AND name = $2 AND revision = $3",
+                            )
+                            .bind(&request.package_id)
+                            .bind(name)
+                            .bind(i64::from(*revision))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            if exists.is_none() {
+                                return Err(StoreError::invalid(
+                                    "resource-revision-not-found",
+                                    format!("resource {name:?} has no revision {revision}; upload it first"),
+                                ));
+                            }
+                            sqlx::query(
+                                "INSERT INTO release_resources (package_id, track, risk, branch, name, revision) \
+                                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (package_id, track, risk, branch, name) \
+                                 DO UPDATE SET revision = excluded.revision",
+                            )
+                            .bind(&request.package_id)
+                            .bind(&channel.track)
+                            .bind(channel.risk.as_str())
+                            .bind(&branch)
+                            .bind(name)
+                            .bind(i64::from(*revision))
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
                     sqlx::query(
                         "INSERT INTO release_history (package_id, channel, revision, platforms, released_at, \
                          released_by, expires_at, progressive_percentage) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -946,6 +1083,107 @@ macro_rules! impl_sql_store {
                     .await?;
                 tx.commit().await?;
                 Ok((released, seq))
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(package_id = %new.package_id))]
+            async fn push_resource_revision(
+                &self,
+                new: $crate::store::NewResourceRevision,
+            ) -> $crate::store::Result<($crate::store::ResourceRevision, $crate::store::Seq)> {
+                use $crate::store::sql::*;
+                use $crate::store::StoreError;
+                let now = chrono::Utc::now();
+                let mut tx = self.write.begin().await?;
+                // The package row lock serialises pushes of resource revisions too.
+                let locked: Option<String> =
+                    sqlx::query_scalar("UPDATE packages SET updated_at = $2 WHERE id = $1 RETURNING id")
+                        .bind(&new.package_id)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if locked.is_none() {
+                    return Err(StoreError::not_found("package-not-found", "the package does not exist"));
+                }
+                let upload = sqlx::query_as::<_, UploadRow>(
+                    "SELECT id, sha3_384, sha256, sha384, size, created_at, created_by, package_id, revision \
+                     FROM uploads WHERE id = $1",
+                )
+                .bind(&new.upload_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::not_found(
+                        "upload-not-found",
+                        format!("no upload with id {:?}; upload the file first", new.upload_id),
+                    )
+                })?;
+                let used: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM resource_revisions WHERE upload_id = $1")
+                        .bind(&new.upload_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if upload.revision.is_some() || used.is_some() {
+                    return Err(StoreError::conflict(
+                        "upload-already-pushed",
+                        format!("upload {} was already pushed", upload.id),
+                    ));
+                }
+                let last: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(revision) FROM resource_revisions WHERE package_id = $1 AND name = $2",
+                )
+                .bind(&new.package_id)
+                .bind(&new.name)
+                .fetch_one(&mut *tx)
+                .await?;
+                let number = last.unwrap_or(0) + 1;
+                let resource = $crate::store::ResourceRevision {
+                    name: new.name.clone(),
+                    revision: to_u32(number)?,
+                    kind: new.kind.clone(),
+                    upload_id: upload.id.clone(),
+                    sha3_384: upload.sha3_384,
+                    sha256: upload.sha256,
+                    sha384: upload.sha384,
+                    sha512: new.sha512.clone(),
+                    size: u64::try_from(upload.size)
+                        .map_err(|_| StoreError::Corrupt("negative size".into()))?,
+                    created_at: now,
+                    created_by: new.created_by.clone(),
+                };
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO resource_revisions ({RESOURCE_REVISION_COLUMNS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                )))
+                .bind(&new.package_id)
+                .bind(&resource.name)
+                .bind(number)
+                .bind(&resource.kind)
+                .bind(&resource.upload_id)
+                .bind(&resource.sha3_384)
+                .bind(&resource.sha256)
+                .bind(&resource.sha384)
+                .bind(&resource.sha512)
+                .bind(upload.size)
+                .bind(now)
+                .bind(&resource.created_by)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE uploads SET package_id = $2 WHERE id = $1")
+                    .bind(&upload.id)
+                    .bind(&new.package_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let seq = self
+                    .append_change(
+                        &mut tx,
+                        "resource-pushed",
+                        Some(&new.package_id),
+                        Some(&new.created_by),
+                        serde_json::json!({"resource": resource.name, "revision": number}),
+                    )
+                    .await?;
+                tx.commit().await?;
+                Ok((resource, seq))
             }
 
             #[tracing::instrument(skip_all, err(level = "debug"))]

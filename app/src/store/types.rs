@@ -252,6 +252,9 @@ pub struct ReleaseItem {
     pub channel: Channel,
     pub revision: Option<u32>,
     pub progressive_percentage: Option<f64>,
+    /// Charm resource revisions released with `revision` (name, revision). Empty: the
+    /// channel keeps the resource revisions it had.
+    pub resources: Vec<(String, u32)>,
 }
 
 #[derive(Clone, Debug)]
@@ -296,4 +299,68 @@ pub struct PackageState {
     /// Sorted by revision number.
     pub revisions: Vec<Revision>,
     pub releases: Vec<Release>,
+    /// Charm resources (empty for snaps).
+    pub resources: ResourceState,
+}
+
+/// A charm's resource revisions and which of them each channel serves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceState {
+    /// Sorted by name, then revision.
+    pub revisions: Vec<ResourceRevision>,
+    /// The resource revisions released with each channel.
+    pub released: Vec<ReleasedResource>,
+}
+
+impl ResourceState {
+    pub fn find(&self, name: &str, revision: u32) -> Option<&ResourceRevision> {
+        self.revisions
+            .iter()
+            .find(|r| r.name == name && r.revision == revision)
+    }
+
+    /// The revision of resource `name` released with `channel`, if any.
+    pub fn on_channel(&self, channel: &Channel, name: &str) -> Option<&ResourceRevision> {
+        let pinned = self
+            .released
+            .iter()
+            .find(|r| &r.channel == channel && r.name == name)?;
+        self.find(name, pinned.revision)
+    }
+}
+
+/// One uploaded revision of a charm resource file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRevision {
+    pub name: String,
+    pub revision: u32,
+    /// `file`.
+    pub kind: String,
+    pub upload_id: String,
+    pub sha3_384: String,
+    pub sha256: String,
+    pub sha384: String,
+    pub sha512: String,
+    pub size: u64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// A resource revision released with a channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReleasedResource {
+    pub channel: Channel,
+    pub name: String,
+    pub revision: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewResourceRevision {
+    pub package_id: String,
+    pub name: String,
+    pub kind: String,
+    pub upload_id: String,
+    /// SHA-512 of the upload, hex (uploads record the other digests).
+    pub sha512: String,
+    pub created_by: String,
 }

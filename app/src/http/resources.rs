@@ -1,0 +1,609 @@
+//! Charm resources: the publisher side charmcraft uses (`resources`, `upload-resource`,
+//! `resource-revisions`), the listing Juju reads, and the downloads.
+//!
+//! A file resource is uploaded like a charm (`POST /unscanned-upload/`) and pushed to
+//! `POST /v1/charm/{name}/resources/{resource}/revisions`, which makes it the resource's next
+//! revision. A release of a charm revision names the resource revisions released with it
+//! (`resources` in the release request); refresh results carry them. OCI-image resources
+//! need a container registry, which depot does not run: pushing one answers
+//! `resource-type-not-supported`.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+use tokio::io::AsyncReadExt;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{Json, Path, Query};
+use super::publisher::authorized_package;
+use super::schema::{CharmResourceRevisions, ErrorBody};
+use super::snaps::{can_see, time};
+use super::{ApiError, ApiResult, AppState, Auth, MaybeAuth};
+use crate::auth::Scope;
+use crate::domain::Namespace;
+use crate::inspect::CharmResource;
+use crate::store::{NewResourceRevision, PackageState, ResourceRevision};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_resources))
+        .routes(routes!(list_resource_revisions, push_resource_revision))
+        .routes(routes!(resource_review))
+        .routes(routes!(juju_resource_revisions))
+        .routes(routes!(download_resource))
+        .routes(routes!(libraries_bulk))
+}
+
+/// The resources the package's newest revision that declares any declares.
+pub(crate) fn declared(state: &PackageState) -> Vec<CharmResource> {
+    state
+        .revisions
+        .iter()
+        .rev()
+        .find_map(|r| {
+            let list: Vec<CharmResource> =
+                serde_json::from_value(r.metadata.get("resources")?.clone()).ok()?;
+            (!list.is_empty()).then_some(list)
+        })
+        .unwrap_or_default()
+}
+
+/// The resources a given charm revision declares.
+pub(crate) fn declared_by(revision: &crate::store::Revision) -> Vec<CharmResource> {
+    revision
+        .metadata
+        .get("resources")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+pub(crate) fn resource_download_url(
+    app: &AppState,
+    state: &PackageState,
+    r: &ResourceRevision,
+) -> String {
+    format!(
+        "{}/api/v1/resources/{}/{}/{}",
+        app.public_url, state.package.id, r.name, r.revision
+    )
+}
+
+/// A resource revision in juju's `ResourceRevision` shape.
+pub(crate) fn juju_view(
+    app: &AppState,
+    state: &PackageState,
+    declared: Option<&CharmResource>,
+    r: &ResourceRevision,
+) -> Value {
+    json!({
+        "name": r.name,
+        "type": r.kind,
+        "filename": declared.and_then(|d| d.filename.clone()).unwrap_or_else(|| r.name.clone()),
+        "description": declared.and_then(|d| d.description.clone()).unwrap_or_default(),
+        "revision": r.revision,
+        "download": {
+            "url": resource_download_url(app, state, r),
+            "size": r.size,
+            "hash-sha-256": r.sha256,
+            "hash-sha-384": r.sha384,
+        },
+    })
+}
+
+fn charm_only(namespace: &str) -> ApiResult<()> {
+    if namespace == Namespace::Charm.as_str() {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "not-found",
+            format!("resources exist for charms only (/v1/charm/…), not in {namespace:?}"),
+        ))
+    }
+}
+
+fn resource_not_found(charm: &str, resource: &str) -> ApiError {
+    ApiError::not_found(
+        "resource-not-found",
+        format!("the charm {charm:?} declares no resource {resource:?}"),
+    )
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResourceList {
+    pub resources: Vec<ResourceListItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResourceListItem {
+    pub name: String,
+    /// `file` or `oci-image`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The newest revision, or `null` before the first upload.
+    pub revision: Option<u32>,
+    pub optional: bool,
+}
+
+/// The resources the charm declares (in its newest revision that declares any), with the
+/// newest revision of each.
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}/resources",
+    tag = "publisher",
+    operation_id = "list-resources",
+    params(
+        ("namespace" = String, Path, description = "`charm`."),
+        ("name" = String, Path, description = "The charm name.", example = "hello-charm"),
+    ),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The resources.", body = ResourceList),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`; `not-found`: not the `charm` namespace.", body = ErrorBody),
+    ),
+)]
+async fn list_resources(
+    State(app): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    Auth(principal): Auth,
+) -> ApiResult<Json<ResourceList>> {
+    charm_only(&namespace)?;
+    let found =
+        authorized_package(&app, &principal, &namespace, &name, Scope::PackageUpload).await?;
+    let resources = declared(&found)
+        .into_iter()
+        .map(|d| ResourceListItem {
+            revision: found
+                .resources
+                .revisions
+                .iter()
+                .filter(|r| r.name == d.name)
+                .map(|r| r.revision)
+                .max(),
+            name: d.name,
+            kind: d.kind,
+            optional: false,
+        })
+        .collect();
+    Ok(Json(ResourceList { resources }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct PushResourceRequest {
+    /// From `POST /unscanned-upload/`.
+    pub upload_id: String,
+    /// `file` (the default) or `oci-image` (not supported).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Accepted and not used: a file resource serves every base.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    #[allow(dead_code)]
+    pub bases: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct PushResourceResponse {
+    /// Where the new resource revision is reported, relative to the API base.
+    pub status_url: String,
+}
+
+async fn sha512_of(app: &AppState, sha3_384: &str) -> ApiResult<String> {
+    let mut blob = app.blobs.get(sha3_384, 0, None).await?;
+    let mut hasher = Sha512::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = blob
+            .reader
+            .read(&mut buf)
+            .await
+            .map_err(ApiError::internal)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Makes an upload the next revision of a file resource.
+#[utoipa::path(
+    post,
+    path = "/v1/{namespace}/{name}/resources/{resource}/revisions",
+    tag = "publisher",
+    operation_id = "push-resource-revision",
+    params(
+        ("namespace" = String, Path, description = "`charm`."),
+        ("name" = String, Path, description = "The charm name.", example = "hello-charm"),
+        ("resource" = String, Path, description = "A resource the charm declares.", example = "data"),
+    ),
+    request_body(content = PushResourceRequest, content_type = "application/json"),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The revision was made; its status URL.", body = PushResourceResponse),
+        (status = 400, description = "`resource-type-not-supported`: an `oci-image` resource; `invalid-json`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`, `resource-not-found`, `upload-not-found`, `blob-not-found`; `not-found`.", body = ErrorBody),
+        (status = 409, description = "`upload-already-pushed`.", body = ErrorBody),
+    ),
+)]
+async fn push_resource_revision(
+    State(app): State<AppState>,
+    Path((namespace, name, resource)): Path<(String, String, String)>,
+    Auth(principal): Auth,
+    Json(body): Json<PushResourceRequest>,
+) -> ApiResult<Json<PushResourceResponse>> {
+    charm_only(&namespace)?;
+    let found =
+        authorized_package(&app, &principal, &namespace, &name, Scope::PackageUpload).await?;
+    let declared = declared(&found)
+        .into_iter()
+        .find(|d| d.name == resource)
+        .ok_or_else(|| resource_not_found(&name, &resource))?;
+    let kind = body.kind.as_deref().unwrap_or(&declared.kind);
+    if kind != "file" || declared.kind != "file" {
+        return Err(ApiError::bad_request(
+            "resource-type-not-supported",
+            format!(
+                "resource {resource:?} is of type {:?}; depot stores file resources only (OCI images need a registry)",
+                declared.kind
+            ),
+        ));
+    }
+    let upload = app.store.upload(&body.upload_id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "upload-not-found",
+            format!(
+                "no upload with id {:?}; upload the file to /unscanned-upload/ first",
+                body.upload_id
+            ),
+        )
+    })?;
+    let sha512 = sha512_of(&app, &upload.sha3_384).await?;
+    let (revision, seq) = app
+        .store
+        .push_resource_revision(NewResourceRevision {
+            package_id: found.package.id.clone(),
+            name: resource.clone(),
+            kind: "file".into(),
+            upload_id: upload.id.clone(),
+            sha512,
+            created_by: principal.account.id.clone(),
+        })
+        .await?;
+    app.settle(seq).await;
+    tracing::info!(charm = %name, resource = %resource, revision = revision.revision, "resource revision pushed");
+    Ok(Json(PushResourceResponse {
+        status_url: format!(
+            "/v1/charm/{name}/resources/{resource}/revisions/review?upload-id={}",
+            upload.id
+        ),
+    }))
+}
+
+/// craft-store's `CharmResourceRevision`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ResourceRevisionView {
+    pub name: String,
+    pub revision: u32,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    pub size: u64,
+    pub sha256: String,
+    pub sha384: String,
+    pub sha512: String,
+    #[serde(rename = "sha3-384")]
+    pub sha3_384: String,
+    /// Always every base: `[{"name": "all", "channel": "all", "architectures": ["all"]}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub bases: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResourceRevisionList {
+    pub revisions: Vec<ResourceRevisionView>,
+}
+
+/// The revisions of a resource, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}/resources/{resource}/revisions",
+    tag = "publisher",
+    operation_id = "list-resource-revisions",
+    params(
+        ("namespace" = String, Path, description = "`charm`."),
+        ("name" = String, Path, description = "The charm name.", example = "hello-charm"),
+        ("resource" = String, Path, description = "The resource.", example = "data"),
+    ),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The revisions.", body = ResourceRevisionList),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`, `resource-not-found`; `not-found`.", body = ErrorBody),
+    ),
+)]
+async fn list_resource_revisions(
+    State(app): State<AppState>,
+    Path((namespace, name, resource)): Path<(String, String, String)>,
+    Auth(principal): Auth,
+) -> ApiResult<Json<ResourceRevisionList>> {
+    charm_only(&namespace)?;
+    let found =
+        authorized_package(&app, &principal, &namespace, &name, Scope::PackageUpload).await?;
+    let known = declared(&found).iter().any(|d| d.name == resource)
+        || found.resources.revisions.iter().any(|r| r.name == resource);
+    if !known {
+        return Err(resource_not_found(&name, &resource));
+    }
+    let revisions = found
+        .resources
+        .revisions
+        .iter()
+        .rev()
+        .filter(|r| r.name == resource)
+        .map(|r| ResourceRevisionView {
+            name: r.name.clone(),
+            revision: r.revision,
+            kind: r.kind.clone(),
+            created_at: time(r.created_at),
+            size: r.size,
+            sha256: r.sha256.clone(),
+            sha384: r.sha384.clone(),
+            sha512: r.sha512.clone(),
+            sha3_384: r.sha3_384.clone(),
+            bases: json!([{"name": "all", "channel": "all", "architectures": ["all"]}]),
+        })
+        .collect();
+    Ok(Json(ResourceRevisionList { revisions }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReviewQuery {
+    /// The upload id that was pushed.
+    #[serde(rename = "upload-id")]
+    upload_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResourceReview {
+    pub revisions: Vec<ResourceReviewItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ResourceReviewItem {
+    pub upload_id: String,
+    pub revision: u32,
+    /// Always `approved`.
+    pub status: &'static str,
+    /// Always `null`.
+    #[schema(value_type = Option<Object>)]
+    pub errors: Option<Value>,
+}
+
+/// Review status of a pushed resource upload (always `approved`).
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}/resources/{resource}/revisions/review",
+    tag = "publisher",
+    operation_id = "resource-review-status",
+    params(
+        ("namespace" = String, Path, description = "`charm`."),
+        ("name" = String, Path, description = "The charm name.", example = "hello-charm"),
+        ("resource" = String, Path, description = "The resource.", example = "data"),
+        ReviewQuery,
+    ),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The revision made from the upload.", body = ResourceReview),
+        (status = 400, description = "`invalid-query`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`, `upload-not-found`: the upload is no revision of this resource; `not-found`.", body = ErrorBody),
+    ),
+)]
+async fn resource_review(
+    State(app): State<AppState>,
+    Path((namespace, name, resource)): Path<(String, String, String)>,
+    Auth(principal): Auth,
+    Query(query): Query<ReviewQuery>,
+) -> ApiResult<Json<ResourceReview>> {
+    charm_only(&namespace)?;
+    let found =
+        authorized_package(&app, &principal, &namespace, &name, Scope::PackageUpload).await?;
+    let revision = found
+        .resources
+        .revisions
+        .iter()
+        .find(|r| r.name == resource && r.upload_id == query.upload_id)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "upload-not-found",
+                format!(
+                    "upload {:?} is no revision of resource {resource:?}",
+                    query.upload_id
+                ),
+            )
+        })?;
+    Ok(Json(ResourceReview {
+        revisions: vec![ResourceReviewItem {
+            upload_id: query.upload_id,
+            revision: revision.revision,
+            status: "approved",
+            errors: None,
+        }],
+    }))
+}
+
+/// The revisions of a charm's resource, in juju's `ResourcesResponse` shape, newest first.
+#[utoipa::path(
+    get,
+    path = "/v2/charms/resources/{charm}/{resource}/revisions",
+    tag = "charmhub",
+    operation_id = "charm-resource-revisions",
+    params(
+        ("charm" = String, Path, description = "The charm name.", example = "hello-charm"),
+        ("resource" = String, Path, description = "The resource.", example = "data"),
+    ),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "The revisions.", body = CharmResourceRevisions),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 404, description = "`charm-not-found`, `resource-not-found`.", body = ErrorBody),
+    ),
+)]
+async fn juju_resource_revisions(
+    State(app): State<AppState>,
+    Path((charm, resource)): Path<(String, String)>,
+    MaybeAuth(principal): MaybeAuth,
+) -> ApiResult<axum::Json<Value>> {
+    let catalog = app.catalog.snapshot();
+    let state = catalog
+        .get(Namespace::Charm, &charm)
+        .filter(|s| can_see(s, principal.as_ref()))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "charm-not-found",
+                format!("No charm named '{charm}' found."),
+            )
+        })?;
+    let declared = declared(state);
+    let spec = declared.iter().find(|d| d.name == resource);
+    if spec.is_none() && !state.resources.revisions.iter().any(|r| r.name == resource) {
+        return Err(resource_not_found(&charm, &resource));
+    }
+    let revisions: Vec<Value> = state
+        .resources
+        .revisions
+        .iter()
+        .rev()
+        .filter(|r| r.name == resource)
+        .map(|r| juju_view(&app, state, spec, r))
+        .collect();
+    Ok(axum::Json(json!({ "revisions": revisions })))
+}
+
+/// Downloads a resource revision (URLs come from refresh results and the listings).
+#[utoipa::path(
+    get,
+    path = "/api/v1/resources/{package_id}/{resource}/{revision}",
+    tag = "downloads",
+    operation_id = "download-resource",
+    params(
+        ("package_id" = String, Path, description = "The charm id."),
+        ("resource" = String, Path, description = "The resource.", example = "data"),
+        ("revision" = u32, Path, description = "The resource revision.", minimum = 1),
+    ),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "The file.", content_type = "application/octet-stream", body = super::schema::Binary),
+        (status = 400, description = "`invalid-path`.", body = ErrorBody),
+        (status = 404, description = "`download-not-found`; `blob-not-found`.", body = ErrorBody),
+    ),
+)]
+async fn download_resource(
+    State(app): State<AppState>,
+    Path((package_id, resource, revision)): Path<(String, String, u32)>,
+    MaybeAuth(principal): MaybeAuth,
+) -> ApiResult<Response> {
+    let catalog = app.catalog.snapshot();
+    let not_found = || {
+        ApiError::not_found(
+            "download-not-found",
+            format!("no revision {revision} of resource {resource:?} for this charm"),
+        )
+    };
+    let state = catalog
+        .get_by_id(&package_id)
+        .filter(|s| s.package.namespace == Namespace::Charm && can_see(s, principal.as_ref()))
+        .ok_or_else(not_found)?;
+    let r = state
+        .resources
+        .find(&resource, revision)
+        .ok_or_else(not_found)?;
+    let blob = app.blobs.get(&r.sha3_384, 0, None).await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        blob.reader,
+        256 * 1024,
+    ));
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{}\"", r.sha3_384)).expect("hex"),
+    );
+    Ok(response)
+}
+
+/// One item of a library metadata query: by `library-id`, or by charm, library and API.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub struct LibraryQuery {
+    #[serde(default)]
+    pub library_id: Option<String>,
+    #[serde(default)]
+    pub charm_name: Option<String>,
+    #[serde(default)]
+    pub library_name: Option<String>,
+    #[serde(default)]
+    pub api: Option<u32>,
+    #[serde(default)]
+    pub patch: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LibrariesResponse {
+    /// Always empty: depot hosts no charm libraries.
+    #[schema(value_type = Vec<Object>, max_items = 0)]
+    pub libraries: Vec<Value>,
+}
+
+/// Charm library metadata, as `charmcraft upload` and `fetch-libs` ask for it.
+///
+/// depot does not host charm libraries (Charmhub has deprecated hosting them; charms ship
+/// them as Python packages), so every query matches nothing. Answering lets `charmcraft
+/// upload` in a project directory, which checks for unpublished libraries, go on.
+#[utoipa::path(
+    post,
+    path = "/v1/charm/libraries/bulk",
+    tag = "publisher",
+    operation_id = "charm-libraries-bulk",
+    request_body(content = Vec<LibraryQuery>, content_type = "application/json"),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "The matching libraries (none).", body = LibrariesResponse),
+        (status = 413, description = "`body-too-large`.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: not a list of queries.", body = ErrorBody),
+    ),
+)]
+async fn libraries_bulk(Json(_queries): Json<Vec<LibraryQuery>>) -> Json<LibrariesResponse> {
+    Json(LibrariesResponse {
+        libraries: Vec::new(),
+    })
+}

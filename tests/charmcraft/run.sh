@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# End-to-end: the real charmcraft (and craft-store, see test_craft_store.py) against a real
+# `depot serve`. Every charmcraft command must exit 0, and depot's state afterwards must be
+# what the commands asked for.
+#
+#   tests/charmcraft/run.sh            (make charmcraft creates .venv-charmcraft and calls this)
+#
+# Environment: DEPOT_BIN (default: build the debug binary), CHARMCRAFT_VENV (default
+# .venv-charmcraft).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+VENV=${CHARMCRAFT_VENV:-$ROOT/.venv-charmcraft}
+CHARMCRAFT=$VENV/bin/charmcraft
+[ -x "$CHARMCRAFT" ] || { echo "charmcraft: $CHARMCRAFT is missing; run 'make charmcraft'" >&2; exit 1; }
+
+if [ -z "${DEPOT_BIN:-}" ]; then
+  cargo build --locked -p depot --bin depot
+  DEPOT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/depot
+fi
+
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+STORE=http://127.0.0.1:$PORT
+export DEPOT_DATA_DIR=$WORK/data DEPOT_LISTEN=127.0.0.1:$PORT DEPOT_PUBLIC_URL=$STORE
+export DEPOT_FOLLOWER_POLL_INTERVAL_MS=100 RUST_LOG=${RUST_LOG:-warn}
+"$DEPOT_BIN" serve >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS "$STORE/healthz" >/dev/null 2>&1 && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "charmcraft: depot serve exited" >&2; exit 1; }
+  sleep 0.2
+done
+curl -fsS "$STORE/healthz" >/dev/null
+
+"$DEPOT_BIN" admin create-account --username alice --display-name "Alice Example" --email alice@example.com >/dev/null
+TOKEN=$("$DEPOT_BIN" admin create-token --username alice --description charmcraft-e2e)
+
+export CHARMCRAFT_STORE_API_URL=$STORE CHARMCRAFT_UPLOAD_URL=$STORE
+export CHARMCRAFT_AUTH=$(printf '%s' "$TOKEN" | base64 -w0)
+export XDG_RUNTIME_DIR=$WORK/run HOME=$WORK/home
+mkdir -p "$XDG_RUNTIME_DIR" "$HOME"
+chmod 700 "$XDG_RUNTIME_DIR"
+
+NAME=depot-e2e-charm
+# A charm project and the .charm (a zip) charmcraft would pack from it.
+PROJECT=$WORK/project
+mkdir -p "$PROJECT/src"
+cat >"$PROJECT/charmcraft.yaml" <<YAML
+name: $NAME
+type: charm
+title: depot end-to-end charm
+summary: A charm published by the charmcraft end-to-end test
+description: Uploaded, released and closed by tests/charmcraft/run.sh.
+base: ubuntu@22.04
+platforms:
+  amd64:
+parts:
+  charm:
+    plugin: charm
+resources:
+  data:
+    type: file
+    filename: data.bin
+    description: Seed data
+YAML
+python3 - "$PROJECT" "$WORK/$NAME.charm" "$NAME" <<'PY'
+import sys, zipfile
+project, out, name = sys.argv[1:]
+metadata = f"""name: {name}
+summary: A charm published by the charmcraft end-to-end test
+description: Uploaded, released and closed by tests/charmcraft/run.sh.
+resources:
+  data:
+    type: file
+    filename: data.bin
+    description: Seed data
+"""
+manifest = """charmcraft-version: 4.5.0
+analysis:
+  attributes: []
+bases:
+- name: ubuntu
+  channel: '22.04'
+  architectures:
+  - amd64
+"""
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("metadata.yaml", metadata)
+    z.writestr("manifest.yaml", manifest)
+    z.writestr("dispatch", "#!/bin/sh\nJUJU_DISPATCH_PATH=\"${JUJU_DISPATCH_PATH:-$0}\" PYTHONPATH=lib:venv ./src/charm.py\n")
+    z.writestr("src/charm.py", "#!/usr/bin/env python3\nimport ops\n")
+PY
+head -c 4096 /dev/urandom >"$WORK/data.bin"
+
+step() {
+  echo "+ charmcraft $*"
+  if ! (cd "$PROJECT" && "$CHARMCRAFT" "$@") >"$WORK/out.txt" 2>&1; then
+    cat "$WORK/out.txt" >&2
+    echo "--- depot log" >&2; tail -n 50 "$WORK/server.log" >&2
+    echo "charmcraft: 'charmcraft $*' failed" >&2
+    exit 1
+  fi
+  sed 's/^/    /' "$WORK/out.txt"
+}
+
+step whoami
+step register "$NAME"
+step names
+step upload "$WORK/$NAME.charm" --release edge
+step release "$NAME" --revision 1 --channel stable
+step status "$NAME"
+step revisions "$NAME"
+step create-track --name "$NAME" --track 2.0
+step resources "$NAME"
+step upload-resource "$NAME" data --filepath "$WORK/data.bin"
+step resource-revisions "$NAME" data
+step release "$NAME" --revision 1 --channel 2.0/edge --resource data:1
+step close "$NAME" edge
+
+# What depot holds now.
+api() { curl -fsS -H "Authorization: Macaroon $TOKEN" "$STORE$1"; }
+api "/v1/charm/$NAME/releases" >"$WORK/releases.json"
+api "/v1/charm/$NAME" >"$WORK/metadata.json"
+api "/v1/charm/$NAME/resources/data/revisions" >"$WORK/resource-revisions.json"
+curl -fsS -H 'Content-Type: application/json' "$STORE/v2/charms/refresh" -d "{
+  \"context\": [], \"actions\": [{\"action\": \"install\", \"instance-key\": \"e2e\", \"name\": \"$NAME\",
+  \"channel\": \"2.0/edge\", \"base\": {\"architecture\": \"amd64\", \"name\": \"ubuntu\", \"channel\": \"22.04\"}}]}" \
+  >"$WORK/refresh.json"
+python3 - "$WORK" "$WORK/data.bin" <<'PY'
+import hashlib, json, sys
+work, data = sys.argv[1], open(sys.argv[2], "rb").read()
+releases = json.load(open(f"{work}/releases.json"))
+channels = {(e["channel"], e["revision"]) for e in releases["channel-map"]}
+assert ("latest/stable", 1) in channels, channels
+assert not any(c == "latest/edge" for c, _ in channels), f"edge was closed: {channels}"
+assert ("2.0/edge", 1) in channels, channels
+tracks = {t["name"] for t in json.load(open(f"{work}/metadata.json"))["metadata"]["tracks"]}
+assert tracks == {"latest", "2.0"}, tracks
+revisions = json.load(open(f"{work}/resource-revisions.json"))["revisions"]
+assert [r["revision"] for r in revisions] == [1], revisions
+assert revisions[0]["sha256"] == hashlib.sha256(data).hexdigest()
+result = json.load(open(f"{work}/refresh.json"))["results"][0]
+assert result["result"] == "install", result
+assert result["effective-channel"] == "2.0/edge", result
+resources = result["charm"]["resources"]
+assert [(r["name"], r["revision"]) for r in resources] == [("data", 1)], resources
+assert resources[0]["download"]["hash-sha-384"] == hashlib.sha384(data).hexdigest()
+print("charmcraft: depot state checked")
+PY
+
+# The same flow through craft-store's own clients and pydantic models.
+DEPOT_STORE=$STORE DEPOT_TOKEN=$TOKEN DEPOT_WORK=$WORK \
+  "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests/charmcraft/test_craft_store.py
+echo "charmcraft: all commands passed"
