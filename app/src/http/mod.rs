@@ -14,6 +14,7 @@ mod ops;
 mod publisher;
 mod refresh;
 pub mod schema;
+mod search;
 mod snaps;
 
 use std::ops::Deref;
@@ -92,6 +93,7 @@ fn api(timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(snaps::routes())
         .merge(refresh::routes())
         .merge(charms::routes())
+        .merge(search::routes())
         .merge(download::routes())
         .merge(ops::routes())
         .route_layer(axum::middleware::from_fn(move |request, next| {
@@ -118,6 +120,7 @@ pub fn openapi() -> OpenApi {
         (name = "publisher", description = "Register names, upload and push revisions, release to channels (`/v1/snap/…`, `/v1/charm/…`, `/unscanned-upload/`)."),
         (name = "snap-store", description = "The Snap Store device API that snapd calls (compatibility API)."),
         (name = "charmhub", description = "The Charmhub API that Juju calls (compatibility API)."),
+        (name = "search", description = "Native search over snaps and charms (`/v1/search`); the compatibility `find` endpoints are under their APIs' tags."),
         (name = "downloads", description = "Artifact downloads, the URLs the info APIs hand out."),
         (name = "operations", description = "Health, readiness, metrics and this document."),
     ),

@@ -27,10 +27,16 @@ pub struct Metrics {
     pub upload_bytes: IntCounter,
     pub downloads: IntCounterVec,
     pub db_connections: IntGaugeVec,
+    pub search_duration: HistogramVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Searches answer in well under a millisecond to a few milliseconds.
+const SEARCH_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
 impl Metrics {
@@ -107,6 +113,15 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let search_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "depot_search_duration_seconds",
+                "Time to answer a search (retrieval, ranking and the response body), by endpoint.",
+            )
+            .buckets(SEARCH_BUCKETS.to_vec()),
+            &["endpoint"],
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "depot_build_info",
@@ -134,6 +149,7 @@ impl Metrics {
             Box::new(upload_bytes.clone()),
             Box::new(downloads.clone()),
             Box::new(db_connections.clone()),
+            Box::new(search_duration.clone()),
             Box::new(build_info),
         ] {
             registry
@@ -160,6 +176,7 @@ impl Metrics {
             upload_bytes,
             downloads,
             db_connections,
+            search_duration,
         }
     }
 
