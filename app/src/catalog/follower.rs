@@ -34,7 +34,12 @@ pub async fn catch_up(store: &dyn Store, handle: &CatalogHandle) -> Result<usize
         let now = chrono::Utc::now().timestamp();
         let mut updates: Vec<(String, Option<crate::search::SearchDoc>)> = states
             .iter()
-            .map(|s| (s.package.id.clone(), crate::search::SearchDoc::from_state(s, now)))
+            .map(|s| {
+                (
+                    s.package.id.clone(),
+                    crate::search::SearchDoc::from_state(s, now),
+                )
+            })
             .collect();
         updates.extend(removed.iter().map(|id| (id.clone(), None)));
         if let Err(err) = handle.search.apply(updates) {

@@ -103,8 +103,8 @@ impl CatalogHandle {
             .packages()
             .filter_map(|s| crate::search::SearchDoc::from_state(s, now))
             .collect();
-        let search = crate::search::SearchIndex::build(docs)
-            .expect("an in-memory search index builds");
+        let search =
+            crate::search::SearchIndex::build(docs).expect("an in-memory search index builds");
         CatalogHandle {
             search,
             current: ArcSwap::from_pointee(catalog),

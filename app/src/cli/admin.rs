@@ -98,8 +98,7 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
             publisher,
             parallel,
         } => {
-            let records =
-                crate::search::eval::read_catalog(&file).map_err(CliError)?;
+            let records = crate::search::eval::read_catalog(&file).map_err(CliError)?;
             let blobs = crate::blobs::FsBlobStore::open(config.data_dir.join("blobs"))
                 .map_err(|e| CliError(format!("cannot open blob storage: {e}")))?;
             let started = std::time::Instant::now();

@@ -48,8 +48,8 @@ pub fn run(command: EvalCommand) -> ExitCode {
                 let records = read_catalog(&catalog)?;
                 let text = std::fs::read_to_string(&judgments)
                     .map_err(|e| format!("{}: {e}", judgments.display()))?;
-                let judged = read_judgments(&text)
-                    .map_err(|e| format!("{}: {e}", judgments.display()))?;
+                let judged =
+                    read_judgments(&text).map_err(|e| format!("{}: {e}", judgments.display()))?;
                 let index = index_catalog(&records).map_err(|e| e.to_string())?;
                 let report = evaluate(&index, &judged, k).map_err(|e| e.to_string())?;
                 Ok(match format {

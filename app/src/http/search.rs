@@ -66,7 +66,10 @@ fn check_text(q: &str, what: &str) -> ApiResult<()> {
             format!("`{what}` is longer than 200 characters"),
         ));
     }
-    if let Some(c) = q.chars().find(|c| BAD_QUERY_CHARS.contains(*c) || c.is_control()) {
+    if let Some(c) = q
+        .chars()
+        .find(|c| BAD_QUERY_CHARS.contains(*c) || c.is_control())
+    {
         return Err(ApiError::bad_request(
             "invalid-query",
             format!("`{what}` may not contain {c:?}"),
@@ -97,7 +100,12 @@ fn shown_release<'a>(
             resolve_for(state, &channel, accepts, now)
         }
         None => Risk::ALL.iter().find_map(|risk| {
-            resolve_for(state, &Channel::new(track.clone(), *risk, None), accepts, now)
+            resolve_for(
+                state,
+                &Channel::new(track.clone(), *risk, None),
+                accepts,
+                now,
+            )
         }),
     }
 }
@@ -231,7 +239,11 @@ async fn snaps_find(
             .collect();
     }
     let requested: Vec<&str> = match &query.fields {
-        Some(f) => f.split(',').map(str::trim).filter(|s| !s.is_empty()).collect(),
+        Some(f) => f
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect(),
         None => DEFAULT_FIND_FIELDS.to_vec(),
     };
     let catalog = app.catalog.snapshot();
@@ -285,9 +297,7 @@ async fn snaps_find(
         let mut snap = snap_level(state);
         snap.retain(|k, _| SNAP_FIELDS.contains(&k.as_str()) && requested.contains(&k.as_str()));
         let mut rev: Map<String, Value> = revision_level(&app, state, revision);
-        rev.retain(|k, _| {
-            REVISION_FIELDS.contains(&k.as_str()) && requested.contains(&k.as_str())
-        });
+        rev.retain(|k, _| REVISION_FIELDS.contains(&k.as_str()) && requested.contains(&k.as_str()));
         if wants_channel {
             rev.insert("channel".into(), json!(release.channel.short()));
         }
@@ -313,7 +323,10 @@ struct CharmFindQuery {
     q: Option<String>,
     /// Comma-separated dotted paths to keep, as for `/v2/charms/info` (`type`, `id` and
     /// `name` are always kept). Without it, everything is returned.
-    #[param(nullable = false, example = "result.summary,default-release.revision.version")]
+    #[param(
+        nullable = false,
+        example = "result.summary,default-release.revision.version"
+    )]
     fields: Option<String>,
     /// Only charms in this category.
     #[param(nullable = false)]
@@ -615,7 +628,12 @@ async fn search(
     if let Some(c) = &params.channel {
         Channel::parse(c).map_err(|e| ApiError::bad_request("invalid-channel", e.to_string()))?;
     }
-    let offset = params.cursor.as_deref().map(decode_cursor).transpose()?.unwrap_or(0);
+    let offset = params
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .unwrap_or(0);
     let query = SearchQuery {
         text: text.clone(),
         namespace,

@@ -58,7 +58,11 @@ impl SearchDoc {
             };
             architectures.insert(arch.to_string());
             if line.channel.branch.is_none() {
-                channels.insert(format!("{}/{}", line.channel.track, line.channel.risk.as_str()));
+                channels.insert(format!(
+                    "{}/{}",
+                    line.channel.track,
+                    line.channel.risk.as_str()
+                ));
                 if line.channel.track == p.default_track {
                     channels.insert(line.channel.risk.as_str().to_string());
                 }

@@ -147,7 +147,11 @@ pub fn read_judgments(text: &str) -> Result<Vec<JudgedQuery>, String> {
             if i == 0 {
                 continue; // header
             }
-            return Err(format!("line {}: grade {:?} is not a number", i + 1, cols[3]));
+            return Err(format!(
+                "line {}: grade {:?} is not a number",
+                i + 1,
+                cols[3]
+            ));
         };
         let q = by_id
             .entry(cols[0].to_string())
@@ -371,8 +375,9 @@ mod tests {
 
     #[test]
     fn judgments_parse_and_reject_garbage() {
-        let q = read_judgments("query_id\tquery\tpackage\tgrade\nd1\tvlc\tvlc\t3\nd1\tvlc\tmpv\t1\n")
-            .unwrap();
+        let q =
+            read_judgments("query_id\tquery\tpackage\tgrade\nd1\tvlc\tvlc\t3\nd1\tvlc\tmpv\t1\n")
+                .unwrap();
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].grades["mpv"], 1);
         assert!(read_judgments("d1\tvlc\tvlc\n").is_err());

@@ -27,9 +27,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery,
-};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -492,6 +490,9 @@ impl SearchIndex {
         }
         let words = self.analyse(f.name, text);
         let last = words.len().saturating_sub(1);
+        // Typo and prefix clauses are constant-score: in a query of several words they would
+        // outweigh real matches of the other words, so they count less there.
+        let loose = if words.len() > 1 { 0.3 } else { 1.0 };
         for (i, word) in words.iter().enumerate() {
             let stems = self.analyse(f.title, word);
             let stem = stems.first().unwrap_or(word);
@@ -509,7 +510,7 @@ impl SearchIndex {
                         typos,
                         true,
                     )),
-                    W_FUZZY_NAME,
+                    W_FUZZY_NAME * loose,
                 ));
                 should.push(boosted(
                     Box::new(FuzzyTermQuery::new(
@@ -517,7 +518,7 @@ impl SearchIndex {
                         typos,
                         true,
                     )),
-                    W_FUZZY_TITLE,
+                    W_FUZZY_TITLE * loose,
                 ));
             }
             if i == last && word.chars().count() >= 2 {
@@ -527,7 +528,7 @@ impl SearchIndex {
                         0,
                         false,
                     )),
-                    W_PREFIX_NAME,
+                    W_PREFIX_NAME * loose,
                 ));
                 should.push(boosted(
                     Box::new(FuzzyTermQuery::new_prefix(
@@ -535,7 +536,7 @@ impl SearchIndex {
                         0,
                         false,
                     )),
-                    W_PREFIX_TITLE,
+                    W_PREFIX_TITLE * loose,
                 ));
             }
         }
