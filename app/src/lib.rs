@@ -11,5 +11,6 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod inspect;
+pub mod search;
 pub mod store;
 pub mod telemetry;

@@ -31,6 +31,20 @@ pub async fn catch_up(store: &dyn Store, handle: &CatalogHandle) -> Result<usize
             .filter(|id| !states.iter().any(|s| &s.package.id == *id))
             .cloned()
             .collect();
+        let now = chrono::Utc::now().timestamp();
+        let mut updates: Vec<(String, Option<crate::search::SearchDoc>)> = states
+            .iter()
+            .map(|s| {
+                (
+                    s.package.id.clone(),
+                    crate::search::SearchDoc::from_state(s, now),
+                )
+            })
+            .collect();
+        updates.extend(removed.iter().map(|id| (id.clone(), None)));
+        if let Err(err) = handle.search.apply(updates) {
+            tracing::error!(%err, "search index update failed");
+        }
         let mut next = (*handle.snapshot()).clone();
         next.apply(last, states, &removed);
         handle.publish(next);

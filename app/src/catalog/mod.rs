@@ -7,6 +7,7 @@
 
 pub mod channel_map;
 mod follower;
+pub mod import;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +89,8 @@ impl Catalog {
 /// Shared access to the current snapshot.
 pub struct CatalogHandle {
     current: ArcSwap<Catalog>,
+    /// The search index over the findable packages of `current`, updated before each publish.
+    pub search: crate::search::SearchIndex,
     applied: watch::Sender<Seq>,
     nudge: Notify,
 }
@@ -95,7 +98,15 @@ pub struct CatalogHandle {
 impl CatalogHandle {
     pub fn new(catalog: Catalog) -> CatalogHandle {
         let (applied, _) = watch::channel(catalog.seq());
+        let now = chrono::Utc::now().timestamp();
+        let docs: Vec<crate::search::SearchDoc> = catalog
+            .packages()
+            .filter_map(|s| crate::search::SearchDoc::from_state(s, now))
+            .collect();
+        let search =
+            crate::search::SearchIndex::build(docs).expect("an in-memory search index builds");
         CatalogHandle {
+            search,
             current: ArcSwap::from_pointee(catalog),
             applied,
             nudge: Notify::new(),

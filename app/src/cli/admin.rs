@@ -37,6 +37,19 @@ pub enum AdminCommand {
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// Bulk-load package metadata from a catalog file (JSON lines, optionally gzipped, in the
+    /// shape of apps.jsonl or packages.jsonl) as released snaps, through the normal write
+    /// path. Packages that already exist are skipped, so a re-run resumes.
+    Import {
+        /// The catalog file (`.jsonl` or `.jsonl.gz`).
+        file: std::path::PathBuf,
+        /// Account that publishes the imported snaps (created if missing).
+        #[arg(long, default_value = "imported")]
+        publisher: String,
+        /// Packages written concurrently (PostgreSQL gains from more; SQLite has one writer).
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+    },
 }
 
 /// Parses `90`, `90s`, `15m`, `12h`, `30d` into seconds.
@@ -80,6 +93,28 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
         store.migrate().await?;
     }
     match command {
+        AdminCommand::Import {
+            file,
+            publisher,
+            parallel,
+        } => {
+            let records = crate::search::eval::read_catalog(&file).map_err(CliError)?;
+            let blobs = crate::blobs::FsBlobStore::open(config.data_dir.join("blobs"))
+                .map_err(|e| CliError(format!("cannot open blob storage: {e}")))?;
+            let started = std::time::Instant::now();
+            let total = records.len();
+            let summary =
+                crate::catalog::import::import(store, &blobs, records, &publisher, parallel)
+                    .await
+                    .map_err(CliError)?;
+            eprintln!(
+                "imported {} of {total} packages in {:.1} s ({} already there, {} invalid names skipped)",
+                summary.imported,
+                started.elapsed().as_secs_f64(),
+                summary.existing,
+                summary.invalid.len()
+            );
+        }
         AdminCommand::CreateAccount {
             username,
             display_name,

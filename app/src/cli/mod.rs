@@ -4,6 +4,7 @@
 
 mod admin;
 pub mod client;
+mod eval;
 mod serve;
 
 use std::path::PathBuf;
@@ -45,6 +46,11 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Offline evaluation (search quality against judgments).
+    Eval {
+        #[command(subcommand)]
+        command: eval::EvalCommand,
+    },
     #[command(flatten)]
     Client(client::ClientCommand),
     /// Print a shell completion script, e.g. `depot completions bash > /etc/bash_completion.d/depot`.
@@ -67,6 +73,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Client(command) => client::run(command),
+        Command::Eval { command } => eval::run(command),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "depot", &mut out);
@@ -124,6 +131,7 @@ fn run_server(config_file: Option<&std::path::Path>, command: Command) -> ExitCo
             Command::Admin { command } => admin::run(config, command).await,
             Command::Config { .. }
             | Command::Client(_)
+            | Command::Eval { .. }
             | Command::Completions { .. }
             | Command::Man => unreachable!("handled by run"),
         }

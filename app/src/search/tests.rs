@@ -1,0 +1,265 @@
+//! The engine on a small catalog: exact name first, typos, prefixes, filters, popularity and
+//! incremental updates.
+
+use super::*;
+
+fn doc(id: &str, name: &str, title: &str, summary: &str, description: &str) -> SearchDoc {
+    SearchDoc {
+        id: id.into(),
+        namespace: Some(Namespace::Snap),
+        name: name.into(),
+        title: title.into(),
+        summary: summary.into(),
+        description: description.into(),
+        publisher: "pub".into(),
+        kinds: vec!["app".into()],
+        architectures: vec!["amd64".into()],
+        channels: vec!["stable".into(), "latest/stable".into()],
+        confinements: vec!["strict".into()],
+        ..SearchDoc::default()
+    }
+}
+
+fn catalog() -> Vec<SearchDoc> {
+    let mut docs = vec![
+        doc(
+            "1",
+            "inkscape",
+            "Inkscape",
+            "Vector graphics editor",
+            "Draw SVG illustrations.",
+        ),
+        doc(
+            "2",
+            "gimp",
+            "GIMP",
+            "Image manipulation program",
+            "Edit photos and images.",
+        ),
+        doc(
+            "3",
+            "gimp-help",
+            "GIMP help",
+            "Documentation for the GIMP image editor",
+            "gimp gimp gimp gimp manual",
+        ),
+        doc(
+            "4",
+            "kdenlive",
+            "Kdenlive",
+            "Video editor",
+            "Non-linear video editing.",
+        ),
+        doc(
+            "5",
+            "thunderbird",
+            "Thunderbird",
+            "Email client",
+            "Mail and news.",
+        ),
+        doc(
+            "6",
+            "video-trimmer",
+            "Video Trimmer",
+            "Trim videos quickly",
+            "A video tool.",
+        ),
+        doc(
+            "7",
+            "vlc",
+            "VLC",
+            "Multimedia player",
+            "Plays video and music.",
+        ),
+        doc(
+            "8",
+            "vlc-plugin-extra",
+            "VLC extra plugins",
+            "Plugins for vlc, the vlc player",
+            "vlc vlc vlc vlc vlc",
+        ),
+    ];
+    docs[6].architectures = vec!["arm64".into()];
+    docs[6].categories = vec!["AudioVideo".into()];
+    docs[1].confinements = vec!["classic".into()];
+    docs[1].channels = vec!["edge".into(), "latest/edge".into()];
+    docs[4].namespace = Some(Namespace::Charm);
+    docs[4].publisher = "mozilla".into();
+    docs
+}
+
+fn names(index: &SearchIndex, q: SearchQuery) -> Vec<String> {
+    index
+        .search(&SearchQuery { limit: 10, ..q })
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|h| h.name.to_string())
+        .collect()
+}
+
+fn text(t: &str) -> SearchQuery {
+    SearchQuery {
+        text: t.into(),
+        ..SearchQuery::default()
+    }
+}
+
+#[test]
+fn exact_name_comes_first_even_against_repeated_terms() {
+    let index = SearchIndex::build(catalog()).unwrap();
+    assert_eq!(names(&index, text("vlc"))[0], "vlc");
+    assert_eq!(names(&index, text("GIMP"))[0], "gimp");
+    assert_eq!(names(&index, text("video trimmer"))[0], "video-trimmer");
+}
+
+#[test]
+fn a_misspelt_name_still_finds_it_first() {
+    let index = SearchIndex::build(catalog()).unwrap();
+    assert_eq!(names(&index, text("inksape"))[0], "inkscape");
+    assert_eq!(names(&index, text("thunderbrid"))[0], "thunderbird");
+    assert_eq!(names(&index, text("kdenlvie"))[0], "kdenlive");
+}
+
+#[test]
+fn a_prefix_finds_the_name_as_you_type() {
+    let index = SearchIndex::build(catalog()).unwrap();
+    assert_eq!(names(&index, text("kden"))[0], "kdenlive");
+    assert_eq!(names(&index, text("thund"))[0], "thunderbird");
+    assert_eq!(names(&index, text("inks"))[0], "inkscape");
+}
+
+#[test]
+fn words_are_found_in_summaries_with_stemming() {
+    let index = SearchIndex::build(catalog()).unwrap();
+    // "editors" finds "editor" in kdenlive's summary, and both words rank it near the top.
+    let found = names(&index, text("video editors"));
+    assert!(found[..2].contains(&"kdenlive".to_string()), "{found:?}");
+    assert!(!names(&index, text("zebra")).iter().any(|n| n == "gimp"));
+    assert!(names(&index, text("zebra")).is_empty());
+}
+
+#[test]
+fn filters_restrict_results() {
+    let index = SearchIndex::build(catalog()).unwrap();
+    let q = |f: fn(&mut SearchQuery)| {
+        let mut q = text("video");
+        f(&mut q);
+        names(&index, q)
+    };
+    assert!(q(|_| {}).contains(&"vlc".to_string()));
+    assert!(!q(|q| q.architecture = Some("amd64".into())).contains(&"vlc".to_string()));
+    assert!(q(|q| q.architecture = Some("arm64".into())).contains(&"vlc".to_string()));
+    assert_eq!(q(|q| q.category = Some("audiovideo".into())), vec!["vlc"]);
+    // Confinement, channel, namespace and publisher.
+    let classic = names(
+        &index,
+        SearchQuery {
+            confinements: vec!["classic".into()],
+            ..text("gimp")
+        },
+    );
+    assert_eq!(classic, vec!["gimp"]);
+    let stable = names(
+        &index,
+        SearchQuery {
+            channel: Some("stable".into()),
+            ..text("gimp")
+        },
+    );
+    assert_eq!(stable, vec!["gimp-help"]);
+    let charms = names(
+        &index,
+        SearchQuery {
+            namespace: Some(Namespace::Charm),
+            ..SearchQuery::default()
+        },
+    );
+    assert_eq!(charms, vec!["thunderbird"]);
+    let by_publisher = names(
+        &index,
+        SearchQuery {
+            publisher: Some("Mozilla".into()),
+            ..SearchQuery::default()
+        },
+    );
+    assert_eq!(by_publisher, vec!["thunderbird"]);
+    let prefixed = names(
+        &index,
+        SearchQuery {
+            name_prefix: Some("vlc".into()),
+            ..SearchQuery::default()
+        },
+    );
+    assert_eq!(prefixed.len(), 2);
+}
+
+#[test]
+fn popularity_breaks_near_ties() {
+    let mut docs = vec![
+        doc("a", "alpha-player", "", "A music player", ""),
+        doc("b", "beta-player", "", "A music player", ""),
+    ];
+    docs.push(doc("c", "gamma-player", "", "A music player", ""));
+    let index = SearchIndex::build(docs).unwrap();
+    assert_eq!(names(&index, text("music player"))[0], "alpha-player");
+    index.set_popularity([("c".to_string(), 1000.0)].into());
+    assert_eq!(names(&index, text("music player"))[0], "gamma-player");
+    // With no text, the most popular comes first.
+    assert_eq!(names(&index, SearchQuery::default())[0], "gamma-player");
+}
+
+#[test]
+fn updates_replace_and_remove_documents() {
+    let index = SearchIndex::build(catalog()).unwrap();
+    assert_eq!(index.len(), 8);
+    let mut renamed = doc("4", "kdenlive", "Kdenlive", "Film cutter", "");
+    renamed.channels = vec!["beta".into()];
+    index
+        .apply(vec![("4".into(), Some(renamed)), ("7".into(), None)])
+        .unwrap();
+    assert_eq!(index.len(), 7);
+    assert!(!names(&index, text("vlc")).contains(&"vlc".to_string()));
+    assert_eq!(names(&index, text("film cutter"))[0], "kdenlive");
+    assert!(
+        !names(&index, text("video editor")).contains(&"kdenlive".to_string()),
+        "the old text is gone"
+    );
+    index
+        .apply(vec![(
+            "9".into(),
+            Some(doc("9", "zebra", "", "Stripes", "")),
+        )])
+        .unwrap();
+    assert_eq!(names(&index, text("zebra")), vec!["zebra"]);
+}
+
+#[test]
+fn paging_and_totals() {
+    let index = SearchIndex::build(catalog()).unwrap();
+    let all = index
+        .search(&SearchQuery {
+            text: "video".into(),
+            limit: 100,
+            ..SearchQuery::default()
+        })
+        .unwrap();
+    let page = index
+        .search(&SearchQuery {
+            text: "video".into(),
+            offset: 1,
+            limit: 1,
+            ..SearchQuery::default()
+        })
+        .unwrap();
+    assert_eq!(page.total, all.total);
+    assert_eq!(page.hits, all.hits[1..2].to_vec());
+}
+
+#[test]
+fn edit_distance_counts_transpositions_once() {
+    assert_eq!(edit_distance("thunderbrid", "thunderbird", 2), Some(1));
+    assert_eq!(edit_distance("inksape", "inkscape", 1), Some(1));
+    assert_eq!(edit_distance("abc", "xyz", 1), None);
+    assert_eq!(canonical_name(" Video  Trimmer "), "video-trimmer");
+}

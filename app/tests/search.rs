@@ -1,0 +1,505 @@
+//! Search through the HTTP API on both backends, over real published snaps and charms:
+//! `GET /v2/snaps/find` in snapd's shape, `GET /v2/charms/find` in Juju's, and the native
+//! `GET /v1/search` with filters, paging and highlights; the index follows releases, metadata
+//! edits and other processes' writes.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::app::{Backend, TestApp, error_code};
+use common::fixtures;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+struct Fixture {
+    app: TestApp,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+fn snap_yaml(name: &str, summary: &str, arch: &str, confinement: &str) -> String {
+    format!(
+        "name: {name}\nversion: '1.0'\nsummary: {summary}\ndescription: |\n  {summary}. Made for the search tests.\n\
+         architectures: [{arch}]\nbase: core22\nconfinement: {confinement}\napps:\n  run:\n    command: bin/hello\n"
+    )
+}
+
+impl Fixture {
+    async fn new(backend: Backend) -> Fixture {
+        let app = TestApp::new(backend).await;
+        let token = app.account("alice", &[]).await;
+        Fixture {
+            app,
+            token,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Registers, pushes and (when `channel` is set) releases a snap.
+    async fn snap(
+        &self,
+        name: &str,
+        summary: &str,
+        arch: &str,
+        confinement: &str,
+        channel: Option<&str>,
+    ) {
+        let (status, body) = self
+            .app
+            .post("/v1/snap", Some(&self.token), json!({"name": name}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let file = fixtures::build_snap(
+            self.dir.path(),
+            &snap_yaml(name, summary, arch, confinement),
+        );
+        let (status, body) = self.app.push("snap", name, &file, &self.token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, review) = self
+            .app
+            .get(body["status-url"].as_str().unwrap(), Some(&self.token))
+            .await;
+        let revision = review["revisions"][0]["revision"].as_u64().unwrap();
+        if let Some(channel) = channel {
+            self.release("snap", name, channel, revision).await;
+        }
+    }
+
+    async fn release(&self, ns: &str, name: &str, channel: &str, revision: u64) {
+        let (status, body) = self
+            .app
+            .post(
+                &format!("/v1/{ns}/{name}/releases"),
+                Some(&self.token),
+                json!([{"channel": channel, "revision": revision}]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    async fn standard(backend: Backend) -> Fixture {
+        let f = Fixture::new(backend).await;
+        f.snap(
+            "hello-depot",
+            "Says hello to depot users",
+            "amd64",
+            "strict",
+            Some("stable"),
+        )
+        .await;
+        f.snap(
+            "video-cutter",
+            "Cut and edit video clips",
+            "all",
+            "classic",
+            Some("stable"),
+        )
+        .await;
+        f.snap(
+            "video-edge",
+            "An experimental video player",
+            "amd64",
+            "strict",
+            Some("edge"),
+        )
+        .await;
+        f.snap(
+            "quiet-draft",
+            "A video tool nobody may see yet",
+            "amd64",
+            "strict",
+            None,
+        )
+        .await;
+        f
+    }
+
+    /// GET returning the raw content type as well.
+    async fn get_typed(&self, path: &str) -> (StatusCode, String, Value) {
+        let response = self
+            .app
+            .raw(Request::builder().uri(path).body(Body::empty()).unwrap())
+            .await;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn names(body: &Value) -> Vec<String> {
+    body["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {body}"))
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn snap_find_answers_in_snapds_shape(backend: Backend) {
+    let f = Fixture::standard(backend).await;
+    let (status, content_type, body) = f.get_typed("/v2/snaps/find?q=hello").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        content_type, "application/json",
+        "exactly, as snapd compares it"
+    );
+    assert_eq!(names(&body), vec!["hello-depot"]);
+    let result = &body["results"][0];
+    assert_eq!(result["snap-id"].as_str().unwrap().len() > 0, true);
+    // snapd's default find fields: snap-level ones under `snap`, revision-level under `revision`.
+    assert_eq!(result["snap"]["summary"], "Says hello to depot users");
+    assert_eq!(result["snap"]["publisher"]["username"], "alice");
+    assert_eq!(result["revision"]["version"], "1.0");
+    assert_eq!(result["revision"]["confinement"], "strict");
+    assert_eq!(result["revision"]["channel"], "stable");
+    assert_eq!(result["revision"]["revision"], 1);
+    assert!(
+        result["revision"]["download"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://depot.test/")
+    );
+    assert_eq!(body["error-list"], json!([]));
+
+    // Only the fields asked for.
+    let (_, body) = f
+        .app
+        .get("/v2/snaps/find?q=hello&fields=title,version", None)
+        .await;
+    let result = &body["results"][0];
+    assert_eq!(result["snap"], json!({"title": "hello-depot"}));
+    assert_eq!(result["revision"], json!({"version": "1.0"}));
+
+    // Unreleased snaps are not found; words in summaries are.
+    let (_, body) = f.app.get("/v2/snaps/find?q=video", None).await;
+    let found = names(&body);
+    assert!(found.contains(&"video-cutter".to_string()), "{found:?}");
+    assert!(found.contains(&"video-edge".to_string()), "{found:?}");
+    assert!(!found.contains(&"quiet-draft".to_string()), "{found:?}");
+}
+
+async fn snap_find_tolerates_typos_and_prefixes(backend: Backend) {
+    let f = Fixture::standard(backend).await;
+    let (_, body) = f.app.get("/v2/snaps/find?q=helo-depot", None).await;
+    assert_eq!(names(&body)[0], "hello-depot");
+    let (_, body) = f.app.get("/v2/snaps/find?q=vidoe%20cuter", None).await;
+    assert_eq!(names(&body)[0], "video-cutter");
+    let (_, body) = f.app.get("/v2/snaps/find?q=hel", None).await;
+    assert_eq!(names(&body)[0], "hello-depot");
+    // snapd's name modes: `name=foo*` is a prefix search, `name=foo` one snap.
+    let (_, body) = f.app.get("/v2/snaps/find?name=video*", None).await;
+    let mut found = names(&body);
+    found.sort();
+    assert_eq!(found, vec!["video-cutter", "video-edge"]);
+    let (_, body) = f.app.get("/v2/snaps/find?name=video-cutter", None).await;
+    assert_eq!(names(&body), vec!["video-cutter"]);
+    let (_, body) = f.app.get("/v2/snaps/find?name=video", None).await;
+    assert_eq!(names(&body), Vec::<String>::new());
+}
+
+async fn snap_find_filters(backend: Backend) {
+    let f = Fixture::standard(backend).await;
+    let find = |query: &'static str| {
+        let app = &f.app;
+        async move {
+            let (status, body) = app.get(&format!("/v2/snaps/find?{query}"), None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let mut n = names(&body);
+            n.sort();
+            n
+        }
+    };
+    // `all` serves every architecture.
+    assert_eq!(
+        find("q=video&architecture=arm64").await,
+        vec!["video-cutter"]
+    );
+    assert_eq!(
+        find("q=video&architecture=amd64").await,
+        vec!["video-cutter", "video-edge"]
+    );
+    // snapd sends channel=stable unless asked for a wide search.
+    assert_eq!(find("q=video&channel=stable").await, vec!["video-cutter"]);
+    assert_eq!(
+        find("q=video&channel=edge").await,
+        vec!["video-cutter", "video-edge"]
+    );
+    assert_eq!(find("q=video&confinement=strict").await, vec!["video-edge"]);
+    assert_eq!(
+        find("q=video&confinement=strict,classic").await,
+        vec!["video-cutter", "video-edge"]
+    );
+    // The shown release follows the asked channel: edge falls back to stable.
+    let (_, body) = f
+        .app
+        .get("/v2/snaps/find?q=cutter&channel=edge", None)
+        .await;
+    assert_eq!(body["results"][0]["revision"]["channel"], "stable");
+    // The device's architecture header works like the parameter.
+    let response = f
+        .app
+        .raw(
+            Request::builder()
+                .uri("/v2/snaps/find?q=video")
+                .header("snap-device-architecture", "arm64")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(names(&body), vec!["video-cutter"]);
+    // Categories, set through the publisher API, are a filter too.
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/snap/hello-depot",
+            Some(&f.token),
+            Some(json!({"categories": ["productivity"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(find("category=productivity").await, vec!["hello-depot"]);
+    assert_eq!(find("category=games").await, Vec::<String>::new());
+}
+
+async fn snap_find_rejects_bad_queries(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    for query in [
+        "q=a&name=b",
+        "q=foo*",
+        "q=a%2Bb",
+        "name=(x)",
+        "channel=nonsense/risk/x/y",
+    ] {
+        let (status, content_type, body) = f.get_typed(&format!("/v2/snaps/find?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(content_type, "application/json");
+        let code = error_code(&body);
+        assert!(
+            code == "invalid-query" || code == "invalid-channel",
+            "{query}: {body}"
+        );
+    }
+    let long = "a".repeat(201);
+    let (status, body) = f.app.get(&format!("/v2/snaps/find?q={long}"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "invalid-query");
+}
+
+async fn the_index_follows_writes_here_and_in_other_processes(backend: Backend) {
+    let f = Fixture::standard(backend).await;
+    let sibling = f.app.sibling().await;
+    // A release is findable as soon as the write returns (read-your-writes) ...
+    f.snap(
+        "zebra-stripes",
+        "Paints stripes",
+        "amd64",
+        "strict",
+        Some("stable"),
+    )
+    .await;
+    let (_, body) = f.app.get("/v2/snaps/find?q=zebra", None).await;
+    assert_eq!(names(&body), vec!["zebra-stripes"]);
+    // ... and, through the change log, in another process sharing the database.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let (_, body) = sibling.get("/v2/snaps/find?q=zebra", None).await;
+        seen = names(&body);
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, vec!["zebra-stripes"]);
+    // Metadata edits re-index the package: the new words find it.
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/snap/zebra-stripes",
+            Some(&f.token),
+            Some(json!({"summary": "Draws polka dots"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = f.app.get("/v2/snaps/find?q=polka", None).await;
+    assert_eq!(names(&body), vec!["zebra-stripes"]);
+    assert_eq!(body["results"][0]["snap"]["summary"], "Draws polka dots");
+    // TODO: closing the only channel should make it unfindable; not yet verified (see the
+    // hand-over note).
+}
+
+async fn native_search_pages_and_highlights(backend: Backend) {
+    let f = Fixture::standard(backend).await;
+    let (status, body) = f.app.get("/v1/search?q=video&limit=1", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 2);
+    assert_eq!(body["results"].as_array().unwrap().len(), 1);
+    let first = body["results"][0]["name"].as_str().unwrap().to_string();
+    let cursor = body["next-cursor"].as_str().unwrap().to_string();
+    let (_, page2) = f
+        .app
+        .get(&format!("/v1/search?q=video&limit=1&cursor={cursor}"), None)
+        .await;
+    assert_eq!(page2["results"].as_array().unwrap().len(), 1);
+    assert_ne!(page2["results"][0]["name"].as_str().unwrap(), first);
+    assert_eq!(page2["next-cursor"], Value::Null);
+    let hit = &page2["results"][0];
+    assert_eq!(hit["type"], "snap");
+    assert!(
+        hit["highlights"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>video</mark>"),
+        "{hit}"
+    );
+    assert!(hit["score"].as_f64().unwrap() > 0.0);
+
+    // Filters, and errors.
+    let (_, body) = f.app.get("/v1/search?q=video&type=charm", None).await;
+    assert_eq!(body["total"], 0);
+    let (_, body) = f
+        .app
+        .get("/v1/search?publisher=alice&type=snap", None)
+        .await;
+    assert_eq!(body["total"], 3);
+    for (query, code) in [
+        ("q=x&type=bundle", "invalid-query"),
+        ("q=x&limit=0", "invalid-query"),
+        ("q=x&limit=101", "invalid-query"),
+        ("q=x&cursor=%21%21", "invalid-cursor"),
+        ("q=x&limit=abc", "invalid-query"),
+    ] {
+        let (status, body) = f.app.get(&format!("/v1/search?{query}"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(error_code(&body), code, "{query}");
+    }
+
+    // Every search is timed, by endpoint.
+    let (_, _, _) = f.get_typed("/v2/snaps/find?q=hello").await;
+    let response = f
+        .app
+        .raw(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    for endpoint in ["search", "snaps_find"] {
+        assert!(
+            text.contains(&format!(
+                "depot_search_duration_seconds_count{{endpoint=\"{endpoint}\"}}"
+            )),
+            "{endpoint} missing from /metrics"
+        );
+    }
+}
+
+async fn charm_find_answers_in_jujus_shape(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    for (name, summary) in [
+        ("pg-charm", "PostgreSQL database operator"),
+        ("web-charm", "A web server operator"),
+    ] {
+        let (status, body) = f
+            .app
+            .post("/v1/charm", Some(&f.token), json!({"name": name}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let metadata = format!("name: {name}\nsummary: {summary}\ndescription: {summary}.\n");
+        let manifest = fixtures::manifest(&[("ubuntu", "22.04", &["amd64"])]);
+        let file = fixtures::build_charm(f.dir.path(), &metadata, Some(&manifest));
+        let (status, body) = f.app.push("charm", name, &file, &f.token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        f.release("charm", name, "stable", 1).await;
+    }
+    let (status, body) = f.app.get("/v2/charms/find?q=postgresql", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(names(&body), vec!["pg-charm"]);
+    let result = &body["results"][0];
+    assert_eq!(result["type"], "charm");
+    assert_eq!(result["result"]["summary"], "PostgreSQL database operator");
+    assert_eq!(result["result"]["publisher"]["display-name"], "ALICE");
+    assert_eq!(
+        result["default-release"]["channel"]["name"],
+        "latest/stable"
+    );
+    assert_eq!(
+        result["default-release"]["revision"]["bases"],
+        json!([{"name": "ubuntu", "channel": "22.04", "architecture": "amd64"}])
+    );
+    assert_eq!(body["error-list"], json!([]));
+    // Juju's field list prunes the rest.
+    let (_, body) = f
+        .app
+        .get(
+            "/v2/charms/find?q=operator&fields=result.summary,default-release.revision.version",
+            None,
+        )
+        .await;
+    assert_eq!(body["results"].as_array().unwrap().len(), 2);
+    for r in body["results"].as_array().unwrap() {
+        let mut keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec!["default-release", "id", "name", "result", "type"]
+        );
+        assert_eq!(r["result"].as_object().unwrap().len(), 1);
+        assert_eq!(
+            r["default-release"]["revision"].as_object().unwrap().len(),
+            1
+        );
+    }
+    // Snaps are not charms, and filters apply.
+    let (_, body) = f.app.get("/v2/snaps/find?q=postgresql", None).await;
+    assert_eq!(names(&body), Vec::<String>::new());
+    let (_, body) = f
+        .app
+        .get("/v2/charms/find?q=operator&architecture=s390x", None)
+        .await;
+    assert_eq!(names(&body), Vec::<String>::new());
+    let (_, body) = f
+        .app
+        .get("/v2/charms/find?q=operator&type=bundle", None)
+        .await;
+    assert_eq!(names(&body), Vec::<String>::new());
+    let (status, body) = f.app.get("/v2/charms/find?q=a%5Eb", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "invalid-query");
+}
+
+both_backends!(
+    snap_find_answers_in_snapds_shape,
+    snap_find_tolerates_typos_and_prefixes,
+    snap_find_filters,
+    snap_find_rejects_bad_queries,
+    the_index_follows_writes_here_and_in_other_processes,
+    native_search_pages_and_highlights,
+    charm_find_answers_in_jujus_shape,
+);
