@@ -171,6 +171,7 @@ async fn import_one(
                 channel: Channel::new("latest", Risk::Stable, None),
                 revision: Some(revision.revision),
                 progressive_percentage: None,
+                resources: vec![],
             }],
             released_by: account_id.to_string(),
             branch_lifetime_secs: crate::domain::BRANCH_LIFETIME_SECS,

@@ -1,0 +1,243 @@
+//! Prometheus metrics. One registry per process, owned by the application state, rendered at
+//! `GET /metrics`. Route labels are route templates (`/v2/snaps/info/{name}`), never raw paths,
+//! so cardinality stays bounded whatever clients send.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric depot exports. Names are documented in `docs/reference/metrics.md`.
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub http_in_flight: IntGauge,
+    pub catalog_packages: IntGauge,
+    pub catalog_seq: IntGauge,
+    pub follower_lag: IntGauge,
+    pub follower_errors: IntCounter,
+    pub catalog_apply_seconds: Histogram,
+    pub uploads: IntCounter,
+    pub upload_bytes: IntCounter,
+    pub downloads: IntCounterVec,
+    pub db_connections: IntGaugeVec,
+    pub search_duration: HistogramVec,
+}
+
+/// Database errors, by kind: `unavailable` (the pool or the connection failed: timeouts, I/O,
+/// TLS) and `query` (the database refused a statement). Counted where `sqlx` errors become
+/// store errors, for the whole process: every registry of the process shows the same counter.
+pub static DB_ERRORS: std::sync::LazyLock<IntCounterVec> = std::sync::LazyLock::new(|| {
+    IntCounterVec::new(
+        Opts::new(
+            "depot_db_errors_total",
+            "Database errors, by kind (unavailable: pool, connection, I/O or TLS failures; query: the database refused a statement).",
+        ),
+        &["kind"],
+    )
+    .expect("valid metric")
+});
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Searches answer in well under a millisecond to a few milliseconds.
+const SEARCH_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "depot_http_requests_total",
+                "HTTP requests answered, by route template, method and status.",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "depot_http_request_duration_seconds",
+                "Time to answer HTTP requests, by route template and method.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route", "method"],
+        )
+        .expect("valid metric");
+        let http_in_flight = IntGauge::new(
+            "depot_http_requests_in_flight",
+            "HTTP requests being answered now.",
+        )
+        .expect("valid metric");
+        let catalog_packages = IntGauge::new(
+            "depot_catalog_packages",
+            "Packages in the in-memory catalog.",
+        )
+        .expect("valid metric");
+        let catalog_seq = IntGauge::new(
+            "depot_catalog_applied_seq",
+            "Last change-log sequence number the catalog includes.",
+        )
+        .expect("valid metric");
+        let follower_lag = IntGauge::new(
+            "depot_change_follower_lag",
+            "Changes committed to the database that the catalog has not applied yet (at the last poll).",
+        )
+        .expect("valid metric");
+        let follower_errors = IntCounter::new(
+            "depot_change_follower_errors_total",
+            "Times the change follower failed to read the database.",
+        )
+        .expect("valid metric");
+        let catalog_apply_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "depot_catalog_apply_duration_seconds",
+                "Time to apply a batch of changes to the catalog.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        let uploads =
+            IntCounter::new("depot_uploads_total", "Artifacts uploaded.").expect("valid metric");
+        let upload_bytes =
+            IntCounter::new("depot_upload_bytes_total", "Bytes of artifacts uploaded.")
+                .expect("valid metric");
+        let downloads = IntCounterVec::new(
+            Opts::new(
+                "depot_downloads_total",
+                "Artifact downloads started, by namespace.",
+            ),
+            &["namespace"],
+        )
+        .expect("valid metric");
+        let db_connections = IntGaugeVec::new(
+            Opts::new(
+                "depot_db_pool_connections",
+                "Database pool connections, by state (idle, in_use).",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let search_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "depot_search_duration_seconds",
+                "Time to answer a search (retrieval, ranking and the response body), by endpoint.",
+            )
+            .buckets(SEARCH_BUCKETS.to_vec()),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "depot_build_info",
+                "Always 1; labels carry the version and commit of this build.",
+            ),
+            &["version", "commit"],
+        )
+        .expect("valid metric");
+        // Both kinds are exported from the start, at 0, so rates work before the first error.
+        for kind in ["unavailable", "query"] {
+            DB_ERRORS.with_label_values(&[kind]);
+        }
+        build_info
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                option_env!("DEPOT_COMMIT").unwrap_or("unknown"),
+            ])
+            .set(1);
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(http_in_flight.clone()),
+            Box::new(catalog_packages.clone()),
+            Box::new(catalog_seq.clone()),
+            Box::new(follower_lag.clone()),
+            Box::new(follower_errors.clone()),
+            Box::new(catalog_apply_seconds.clone()),
+            Box::new(uploads.clone()),
+            Box::new(upload_bytes.clone()),
+            Box::new(downloads.clone()),
+            Box::new(db_connections.clone()),
+            Box::new(DB_ERRORS.clone()),
+            Box::new(search_duration.clone()),
+            Box::new(build_info),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process collector registers once");
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            http_in_flight,
+            catalog_packages,
+            catalog_seq,
+            follower_lag,
+            follower_errors,
+            catalog_apply_seconds,
+            uploads,
+            upload_bytes,
+            downloads,
+            db_connections,
+            search_duration,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("exposition format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Middleware recording count, latency and in-flight requests by route template.
+pub async fn track(
+    State(metrics): State<std::sync::Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().as_str().to_string();
+    let started = Instant::now();
+    metrics.http_in_flight.inc();
+    let response = next.run(request).await;
+    metrics.http_in_flight.dec();
+    metrics
+        .http_duration
+        .with_label_values(&[route.as_str(), method.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
+        .inc();
+    response
+}
