@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -euo pipefail -c
 
-APT_PACKAGES := postgresql squashfs-tools zip curl python3-venv
+APT_PACKAGES := postgresql squashfs-tools zip curl python3-venv snapd
 PG := tests/support/pg-cluster.sh
 VENV := .venv
 CONTRACT_REQUIREMENTS := tests/contract/requirements.txt
@@ -14,7 +14,7 @@ DEPLOY_REQUIREMENTS := tests/deploy/requirements.txt
 CHECKOV_VENV := .venv-checkov
 CHECKOV_REQUIREMENTS := tests/deploy/requirements-checkov.txt
 
-.PHONY: test deps lint unit contract deploy run clean-test-db
+.PHONY: test deps lint unit contract deploy snapd-e2e run clean-test-db
 
 ## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL,
 ## and the API contract tests against a running server.
@@ -28,6 +28,7 @@ deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"
 	command -v curl >/dev/null || missing="$$missing curl"
 	python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"
+	command -v snap >/dev/null || missing="$$missing snapd"
 	if [ -n "$$missing" ]; then
 	  echo "installing:$$missing"
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo )
@@ -57,6 +58,12 @@ $(VENV)/.installed: $(CONTRACT_REQUIREMENTS)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CONTRACT_REQUIREMENTS)
 	touch $@
+
+## Debian's real snapd tooling against a running depot: `snap known --remote` fetches and
+## decodes a published snap's snap-revision, snap-declaration, account and account-keys
+## (tests/snapd/known.sh; a few seconds, no snapd daemon needed).
+snapd-e2e:
+	tests/snapd/known.sh
 
 ## Packaging and deployment: the charm's unit tests (ops.testing), the rock/snap/Terraform
 ## tests in tests/deploy, charmcraft's validation of charmcraft.yaml, and checkov over

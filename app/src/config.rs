@@ -49,6 +49,17 @@ pub struct Config {
     /// Take the client address for rate limits from the last `X-Forwarded-For` entry (set by
     /// the proxy in front of depot) instead of the connection's peer address.
     pub trust_forwarded_for: bool,
+    /// Account id of the authority that signs depot's assertions (`authority-id`).
+    pub authority_id: String,
+    /// The authority's root key (ASCII-armored OpenPGP private key, RSA, at least 4096 bits,
+    /// unencrypted). Default: `{data_dir}/keys/root.asc`, generated on first start.
+    pub root_key_file: Option<PathBuf>,
+    /// The store key that signs snap assertions and publisher accounts, same format. Default:
+    /// `{data_dir}/keys/store.asc`, generated on first start.
+    pub store_key_file: Option<PathBuf>,
+    /// Assertions of the authority made elsewhere (its `account`, root `account-key`, the
+    /// store key's `account-key`), served instead of ones depot would sign.
+    pub authority_assertions_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +87,10 @@ impl Default for Config {
             publisher_rate_limit_per_minute: 600,
             search_rate_limit_per_minute: 600,
             trust_forwarded_for: false,
+            authority_id: "depot".to_string(),
+            root_key_file: None,
+            store_key_file: None,
+            authority_assertions_file: None,
         }
     }
 }
@@ -146,6 +161,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_upload_size must be greater than 0".into(),
             ));
+        }
+        if !crate::assertions::valid_account_id(&self.authority_id) {
+            return Err(ConfigError::Invalid(format!(
+                "authority_id {:?} is not an account id: 2 to 28 of a-z, 0-9 and '-', or 32 letters and digits",
+                self.authority_id
+            )));
         }
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(

@@ -5,6 +5,7 @@
 //! `#[utoipa::path]`, so the router and the OpenAPI document ([`openapi`], served at
 //! `/openapi.json`) are built from one list; `tests/openapi.rs` fails when they differ.
 
+mod assertions;
 mod charms;
 mod download;
 pub mod error;
@@ -47,6 +48,8 @@ pub struct App {
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     /// Base of absolute URLs in responses, without a trailing slash.
     pub public_url: String,
+    /// The signing keys and the authority's assertions.
+    pub assertions: Arc<crate::assertions::Assertions>,
 }
 
 impl AppState {
@@ -91,6 +94,7 @@ fn api(timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(publisher::routes())
         .merge(snaps::routes())
         .merge(refresh::routes())
+        .merge(assertions::routes())
         .merge(charms::routes())
         .merge(download::routes())
         .merge(ops::routes())
