@@ -201,7 +201,11 @@ impl SigningKey {
         let mut body = hashed;
         body.extend_from_slice(&[0, 0]); // no unhashed subpackets
         body.extend_from_slice(&digest[..2]);
-        body.extend(mpi(&signature));
+        // Go's openpgp package (snapd's signer) writes the RSA signature as all k bytes with a
+        // bit count of 8·k, leading zero bits and all; do the same, to sign byte for byte as
+        // snapd does.
+        body.extend_from_slice(&((signature.len() * 8) as u16).to_be_bytes());
+        body.extend_from_slice(&signature);
         encode_v1(&packet(TAG_SIGNATURE, &body))
     }
 }
@@ -410,7 +414,8 @@ mod tests {
     fn packet_lengths_use_the_new_format() {
         assert_eq!(&packet(6, &[0; 10])[..2], &[0xc6, 10]);
         assert_eq!(&packet(6, &[0; 525])[..3], &[0xc6, 0xc1, 0x4d]);
-        let (tag, body, rest) = read_packet(&packet(2, &[7; 9000])).unwrap();
+        let long = packet(2, &[7; 9000]);
+        let (tag, body, rest) = read_packet(&long).unwrap();
         assert_eq!((tag, body.len(), rest.len()), (2, 9000, 0));
     }
 
