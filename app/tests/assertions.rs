@@ -56,16 +56,19 @@ impl Assertion {
                 "{name}"
             );
             assert!(
-                headers.insert(name.to_string(), value.to_string()).is_none(),
+                headers
+                    .insert(name.to_string(), value.to_string())
+                    .is_none(),
                 "repeated {name}"
             );
         }
-        let length: usize = headers
-            .get("body-length")
-            .map_or(0, |n| n.parse().unwrap());
+        let length: usize = headers.get("body-length").map_or(0, |n| n.parse().unwrap());
         assert_eq!(length, body.len(), "body-length");
         for line in signature.lines() {
-            assert!(line.len() <= 76, "signature lines are at most 76 characters");
+            assert!(
+                line.len() <= 76,
+                "signature lines are at most 76 characters"
+            );
         }
         Assertion {
             headers,
@@ -259,7 +262,10 @@ async fn a_published_snap_has_a_verifiable_chain_of_assertions(backend: Backend)
     assert_eq!(revision.header("snap-revision"), p.revision.to_string());
     assert_eq!(revision.header("developer-id"), p.publisher_id);
     assert!(chrono::DateTime::parse_from_rfc3339(revision.header("timestamp")).is_ok());
-    assert!(!revision.headers.contains_key("provenance"), "the default is left out");
+    assert!(
+        !revision.headers.contains_key("provenance"),
+        "the default is left out"
+    );
     assert_eq!(
         revision.order(),
         [
@@ -298,8 +304,7 @@ async fn a_published_snap_has_a_verifiable_chain_of_assertions(backend: Backend)
         ]
     );
 
-    let (account, _) =
-        assertion(app, &format!("/v2/assertions/account/{}", p.publisher_id)).await;
+    let (account, _) = assertion(app, &format!("/v2/assertions/account/{}", p.publisher_id)).await;
     assert_eq!(account.header("account-id"), p.publisher_id);
     assert_eq!(account.header("username"), "alice");
     assert_eq!(account.header("display-name"), "ALICE");
@@ -320,8 +325,7 @@ async fn a_published_snap_has_a_verifiable_chain_of_assertions(backend: Backend)
     assert_eq!(key_id(&store_key), store_key_id);
     assert_eq!(store_key.header("public-key-sha3-384"), store_key_id);
     let root_key_id = store_key.header("sign-key-sha3-384").to_string();
-    let (root_key, _) =
-        assertion(app, &format!("/v2/assertions/account-key/{root_key_id}")).await;
+    let (root_key, _) = assertion(app, &format!("/v2/assertions/account-key/{root_key_id}")).await;
     assert_eq!(key_id(&root_key), root_key_id);
     let (authority, _) = assertion(app, "/v2/assertions/account/testrootorg").await;
     assert_eq!(authority.header("sign-key-sha3-384"), root_key_id);
@@ -346,9 +350,10 @@ async fn a_published_snap_has_a_verifiable_chain_of_assertions(backend: Backend)
 
     // A tampered assertion does not verify.
     let mut tampered = Assertion::parse(&revision_bytes);
-    tampered.content = tampered
-        .content
-        .replace(&format!("snap-size: {}", p.size), &format!("snap-size: {}", p.size + 1));
+    tampered.content = tampered.content.replace(
+        &format!("snap-size: {}", p.size),
+        &format!("snap-size: {}", p.size + 1),
+    );
     assert_ne!(tampered.content, revision.content);
     assert!(verify(&tampered, &store).is_err(), "a changed header");
     let mut tampered = Assertion::parse(&revision_bytes);
@@ -359,8 +364,11 @@ async fn a_published_snap_has_a_verifiable_chain_of_assertions(backend: Backend)
     let (_, again) = assertion(app, &format!("/v2/assertions/snap-revision/{digest_key}")).await;
     assert_eq!(again, revision_bytes);
     let sibling = app.sibling().await;
-    let (_, from_sibling) =
-        assertion(&sibling, &format!("/v2/assertions/snap-revision/{digest_key}")).await;
+    let (_, from_sibling) = assertion(
+        &sibling,
+        &format!("/v2/assertions/snap-revision/{digest_key}"),
+    )
+    .await;
     assert_eq!(from_sibling, revision_bytes);
     // The reduced key and the full one (with the default provenance) name the same assertion.
     let (_, full_key) = assertion(
@@ -376,7 +384,10 @@ async fn a_published_snap_has_a_verifiable_chain_of_assertions(backend: Backend)
         authority_bytes,
         std::fs::read(authority_fixture("testrootorg.account")).unwrap()
     );
-    assert_eq!(fixture("testrootorg.account").header("account-id"), "testrootorg");
+    assert_eq!(
+        fixture("testrootorg.account").header("account-id"),
+        "testrootorg"
+    );
 }
 
 async fn missing_assertions_follow_snapds_not_found_convention(backend: Backend) {
@@ -426,7 +437,10 @@ async fn missing_assertions_follow_snapds_not_found_convention(backend: Backend)
     );
     assert_eq!(fetch(app, &hidden, None).await.0, StatusCode::NOT_FOUND);
     let (status, content_type, _) = fetch(app, &hidden, Some(&p.token)).await;
-    assert_eq!((status, content_type.as_str()), (StatusCode::OK, MEDIA_TYPE));
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, MEDIA_TYPE)
+    );
 }
 
 async fn fetch_assertions_actions_answer_with_stream_urls(backend: Backend) {

@@ -233,7 +233,10 @@ mod tests {
 
     #[test]
     fn streams_decode_into_their_assertions() {
-        let one = encode("type: account\nauthority-id: a\naccount-id: a", "SIG1\nSIG1");
+        let one = encode(
+            "type: account\nauthority-id: a\naccount-id: a",
+            "SIG1\nSIG1",
+        );
         let two = encode(
             "type: account-key\nauthority-id: a\nbody-length: 3\nsign-key-sha3-384: k\n\nB\nC",
             "SIG2",

@@ -128,9 +128,7 @@ fn load_key(source: KeySource) -> Result<SigningKey, AssertionsError> {
     };
     match std::fs::read_to_string(&path) {
         Ok(text) => parse_key(&path, &text),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound && generate => {
-            generate_key(&path)
-        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && generate => generate_key(&path),
         Err(source) => Err(AssertionsError::Read { path, source }),
     }
 }
@@ -208,9 +206,8 @@ impl Assertions {
                         path: path.clone(),
                         source,
                     })?;
-                format::decode_stream(&text).map_err(|e| {
-                    AssertionsError::Invalid(format!("{}: {e}", path.display()))
-                })?
+                format::decode_stream(&text)
+                    .map_err(|e| AssertionsError::Invalid(format!("{}: {e}", path.display())))?
             }
             None => Vec::new(),
         };
@@ -297,7 +294,9 @@ impl Assertions {
         let store_account_key = match (store_provided, &root) {
             (Some(given), _) => given,
             (None, Some(root)) => sign_account_key(root, &store_key, "store"),
-            (None, None) => unreachable!("the root key is loaded when the store key has no account-key"),
+            (None, None) => {
+                unreachable!("the root key is loaded when the store key has no account-key")
+            }
         };
         let store_since = store_account_key
             .header("since")
@@ -456,13 +455,22 @@ mod tests {
     #[test]
     fn key_ids_and_public_keys_are_snapds() {
         for (key, account_key) in [
-            ("testrootorg-root.private.asc", "testrootorg-root.account-key"),
-            ("testrootorg-store.private.asc", "testrootorg-store.account-key"),
+            (
+                "testrootorg-root.private.asc",
+                "testrootorg-root.account-key",
+            ),
+            (
+                "testrootorg-store.private.asc",
+                "testrootorg-store.account-key",
+            ),
         ] {
             let key = SigningKey::from_armored(&read(key)).unwrap();
             let account_key = decode_one(account_key);
             assert_eq!(key.bits(), 4096);
-            assert_eq!(Some(key.id().as_str()), account_key.header("public-key-sha3-384"));
+            assert_eq!(
+                Some(key.id().as_str()),
+                account_key.header("public-key-sha3-384")
+            );
             assert_eq!(key.public_key_body(), account_key.body);
         }
     }
@@ -479,7 +487,11 @@ mod tests {
         let unwrap = |s: &str| STANDARD.decode(s.lines().collect::<String>()).unwrap();
         let ours = root.sign(account.content.as_bytes(), when);
         assert_eq!(ours, account.signature);
-        assert_eq!(unwrap(&ours)[..4], [1, 0xc2, 0xc1, 0x52], "v1 marker, packet header");
+        assert_eq!(
+            unwrap(&ours)[..4],
+            [1, 0xc2, 0xc1, 0x52],
+            "v1 marker, packet header"
+        );
         // The key round-trips through depot's own key file format.
         let again = SigningKey::from_armored(&root.to_armored()).unwrap();
         assert_eq!(again.id(), root.id());
@@ -540,7 +552,10 @@ mod tests {
             read("testrootorg-store.account-key"),
         ]
         .join("\n");
-        assert_eq!(String::from_utf8(assertions.trust_stream()).unwrap(), expected);
+        assert_eq!(
+            String::from_utf8(assertions.trust_stream()).unwrap(),
+            expected
+        );
         assert!(!dir.path().join("keys").exists(), "no root key generated");
         // The store key's account-key is valid since 2016-08-11: nothing it signs is earlier.
         assert_eq!(time(assertions.store_since), "2016-08-11T16:42:22Z");
@@ -581,8 +596,8 @@ mod tests {
         let second = Assertions::load(&config).unwrap();
         assert_eq!(first.store_key_id(), second.store_key_id());
         assert_eq!(first.trust_stream(), second.trust_stream());
-        let trust = format::decode_stream(std::str::from_utf8(&first.trust_stream()).unwrap())
-            .unwrap();
+        let trust =
+            format::decode_stream(std::str::from_utf8(&first.trust_stream()).unwrap()).unwrap();
         assert_eq!(trust[0].header("account-id"), Some("depot"));
         assert_eq!(trust.len(), 3);
     }

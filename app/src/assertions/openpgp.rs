@@ -75,7 +75,9 @@ impl SigningKey {
                 return Self::from_secret_key_packet(body);
             }
         }
-        Err(KeyError::Packet("no secret-key packet in the key block".into()))
+        Err(KeyError::Packet(
+            "no secret-key packet in the key block".into(),
+        ))
     }
 
     fn from_secret_key_packet(body: &[u8]) -> Result<SigningKey, KeyError> {
@@ -265,21 +267,37 @@ fn read_packet(data: &[u8]) -> Result<(u8, &[u8], &[u8]), KeyError> {
             }
             255 => {
                 let b = data.get(2..6).ok_or_else(|| bad("truncated header"))?;
-                (tag, u32::from_be_bytes(b.try_into().expect("4")) as usize, 6)
+                (
+                    tag,
+                    u32::from_be_bytes(b.try_into().expect("4")) as usize,
+                    6,
+                )
             }
             _ => return Err(bad("partial body lengths are not supported")),
         }
     } else {
         let tag = (ctb >> 2) & 0x0f;
         match ctb & 3 {
-            0 => (tag, *data.get(1).ok_or_else(|| bad("truncated header"))? as usize, 2),
+            0 => (
+                tag,
+                *data.get(1).ok_or_else(|| bad("truncated header"))? as usize,
+                2,
+            ),
             1 => {
                 let b = data.get(1..3).ok_or_else(|| bad("truncated header"))?;
-                (tag, u16::from_be_bytes(b.try_into().expect("2")) as usize, 3)
+                (
+                    tag,
+                    u16::from_be_bytes(b.try_into().expect("2")) as usize,
+                    3,
+                )
             }
             2 => {
                 let b = data.get(1..5).ok_or_else(|| bad("truncated header"))?;
-                (tag, u32::from_be_bytes(b.try_into().expect("4")) as usize, 5)
+                (
+                    tag,
+                    u32::from_be_bytes(b.try_into().expect("4")) as usize,
+                    5,
+                )
             }
             _ => return Err(bad("indeterminate packet lengths are not supported")),
         }

@@ -27,7 +27,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The assertion types depot signs and serves.
-pub const SERVED_TYPES: &[&str] = &["account", "account-key", "snap-declaration", "snap-revision"];
+pub const SERVED_TYPES: &[&str] = &[
+    "account",
+    "account-key",
+    "snap-declaration",
+    "snap-revision",
+];
 
 /// snapd's default (and only) snap-revision provenance, dropped from reduced primary keys.
 const DEFAULT_PROVENANCE: &str = "global-upload";
@@ -152,10 +157,9 @@ fn answer(
     match find(app, &catalog, principal, kind, key) {
         Ok(body) => {
             let mut response = body.into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(MEDIA_TYPE),
-            );
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
             Ok(response)
         }
         Err(Lookup::BadKey(message)) => Err(ApiError::bad_request("invalid-primary-key", message)),

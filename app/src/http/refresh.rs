@@ -582,7 +582,10 @@ impl Ctx<'_> {
         for item in items {
             let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
             if let Some(primary) = item.get("primary-key").and_then(Value::as_array) {
-                let key: Vec<&str> = primary.iter().map(|k| k.as_str().unwrap_or_default()).collect();
+                let key: Vec<&str> = primary
+                    .iter()
+                    .map(|k| k.as_str().unwrap_or_default())
+                    .collect();
                 match find(self.app, catalog, self.principal, kind, &key) {
                     Ok(_) => {
                         let current = item.get("if-newer-than").and_then(Value::as_i64);
