@@ -70,11 +70,14 @@ $(VENV)/.installed: $(CONTRACT_REQUIREMENTS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CONTRACT_REQUIREMENTS)
 	touch $@
 
-## Debian's real snapd client against a running depot: `snap download` fetches, hash-checks
-## and (stock snapd trusting only Canonical) stops at depot's signatures; snapd's own errors
-## for an unknown name and an empty channel.
+## Debian's real snapd tooling against a running depot: `snap download` fetches, hash-checks
+## and (stock snapd trusting only Canonical) stops at depot's signatures, with snapd's own errors
+## for an unknown name and an empty channel (tests/snapd/run.sh); `snap known --remote` fetches
+## and decodes a published snap's snap-revision, snap-declaration, account and account-keys
+## (tests/snapd/known.sh). No snapd daemon needed.
 snapd:
 	tests/snapd/run.sh
+	tests/snapd/known.sh
 
 ## Packaging and deployment: the charm's unit tests (ops.testing), the rock/snap/Terraform
 ## tests in tests/deploy, charmcraft's validation of charmcraft.yaml, and checkov over

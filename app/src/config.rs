@@ -65,6 +65,17 @@ pub struct Config {
     pub s3_access_key: Option<String>,
     /// Secret key; required with `blob_backend = "s3"`. Never shown or logged.
     pub s3_secret_key: Option<Secret>,
+    /// Account id of the authority that signs depot's assertions (`authority-id`).
+    pub authority_id: String,
+    /// The authority's root key (ASCII-armored OpenPGP private key, RSA, at least 4096 bits,
+    /// unencrypted). Default: `{data_dir}/keys/root.asc`, generated on first start.
+    pub root_key_file: Option<PathBuf>,
+    /// The store key that signs snap assertions and publisher accounts, same format. Default:
+    /// `{data_dir}/keys/store.asc`, generated on first start.
+    pub store_key_file: Option<PathBuf>,
+    /// Assertions of the authority made elsewhere (its `account`, root `account-key`, the
+    /// store key's `account-key`), served instead of ones depot would sign.
+    pub authority_assertions_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +134,10 @@ impl Default for Config {
             s3_region: None,
             s3_access_key: None,
             s3_secret_key: None,
+            authority_id: "depot".to_string(),
+            root_key_file: None,
+            store_key_file: None,
+            authority_assertions_file: None,
         }
     }
 }
@@ -193,6 +208,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_upload_size must be greater than 0".into(),
             ));
+        }
+        if !crate::assertions::valid_account_id(&self.authority_id) {
+            return Err(ConfigError::Invalid(format!(
+                "authority_id {:?} is not an account id: 2 to 28 of a-z, 0-9 and '-', or 32 letters and digits",
+                self.authority_id
+            )));
         }
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(

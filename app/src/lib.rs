@@ -3,6 +3,7 @@
 //! The crate is a library first: `main.rs` only parses the command line and calls into
 //! [`cli::run`]. The server is built from [`http::build_router`] over an [`http::AppState`].
 
+pub mod assertions;
 pub mod auth;
 pub mod blobs;
 pub mod catalog;

@@ -50,6 +50,10 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 8)]
         parallel: usize,
     },
+    /// Print the signing authority's `account` and `account-key` assertions (a stream in
+    /// snapd's format, on stdout), for devices or proxies to trust (`snap ack`). Generates the
+    /// keys on first use, like `serve`.
+    ExportTrust,
 }
 
 /// Parses `90`, `90s`, `15m`, `12h`, `30d` into seconds.
@@ -88,6 +92,15 @@ fn parse_package(s: &str) -> Result<PackageRef, String> {
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> CliResult {
+    if let AdminCommand::ExportTrust = command {
+        // Keys only: no database needed.
+        let assertions = super::serve::load_assertions(&config).await?;
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&assertions.trust_stream())?;
+        stdout.flush()?;
+        return Ok(());
+    }
     let store = open_store(&config).await?;
     if config.migrate_on_start {
         store.migrate().await?;
@@ -184,6 +197,7 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
                 .await?;
             println!("{}", minted.secret);
         }
+        AdminCommand::ExportTrust => unreachable!("answered before the database is opened"),
     }
     Ok(())
 }

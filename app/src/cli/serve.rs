@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CliError, CliResult};
+use crate::assertions::Assertions;
 use crate::blobs::{BlobStore, FsBlobStore, S3BlobStore};
 use crate::catalog::{CatalogHandle, run_follower};
 use crate::config::{BlobBackend, Config, redact_url};
@@ -80,6 +81,7 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
         "catalog loaded"
     );
     let public_url = config.public_url();
+    let assertions = load_assertions(&config).await?;
     Ok(AppState::new(App {
         config,
         store,
@@ -88,7 +90,24 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
         inspect_limits: Limits::default(),
         metrics: Arc::new(crate::telemetry::metrics::Metrics::new()),
         public_url,
+        assertions,
     }))
+}
+
+/// The signing keys (generated on first start: RSA 4096 takes a few seconds, off the async
+/// workers).
+pub(crate) async fn load_assertions(config: &Config) -> Result<Arc<Assertions>, CliError> {
+    let config = config.clone();
+    let loaded = tokio::task::spawn_blocking(move || Assertions::load(&config))
+        .await
+        .map_err(|e| CliError(format!("loading the signing keys failed: {e}")))?
+        .map_err(|e| CliError(format!("cannot load the signing keys: {e}")))?;
+    tracing::info!(
+        authority = loaded.authority_id(),
+        store_key = %loaded.store_key_id(),
+        "assertion signing keys loaded"
+    );
+    Ok(Arc::new(loaded))
 }
 
 pub async fn serve(config: Config) -> CliResult {

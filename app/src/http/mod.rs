@@ -6,6 +6,7 @@
 //! `/openapi.json`) are built from one list; `tests/openapi.rs` fails when they differ.
 
 mod charm_refresh;
+mod assertions;
 mod charms;
 mod download;
 pub mod error;
@@ -51,6 +52,8 @@ pub struct App {
     pub metrics: Arc<crate::telemetry::metrics::Metrics>,
     /// Base of absolute URLs in responses, without a trailing slash.
     pub public_url: String,
+    /// The signing keys and the authority's assertions.
+    pub assertions: Arc<crate::assertions::Assertions>,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ fn api(timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(publisher::routes())
         .merge(snaps::routes())
         .merge(refresh::routes())
+        .merge(assertions::routes())
         .merge(charms::routes())
         .merge(resources::routes())
         .merge(search::routes())

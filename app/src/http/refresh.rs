@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::assertions::{Lookup, find};
 use super::extract::Json;
 use super::schema::{ErrorBody, RefreshResponse};
 use super::snaps::{REVISION_FIELDS, SNAP_FIELDS, can_see, revision_level, snap_level};
@@ -100,6 +101,8 @@ pub enum ActionKind {
 pub struct Action {
     pub action: ActionKind,
     /// Ties the result to the action: `install-1`, `download-1`, or a context instance key.
+    /// `fetch-assertions` actions have none (they are tied by `key`).
+    #[serde(default)]
     #[schema(example = "download-1")]
     pub instance_key: String,
     /// `install` and `download`: the snap's name (or give `snap-id`).
@@ -135,6 +138,8 @@ pub struct Action {
     #[serde(default)]
     #[schema(nullable = false)]
     pub key: Option<String>,
+    /// `fetch-assertions`: the assertions wanted, `{"type", "primary-key": […],
+    /// "if-newer-than"?}` (or `{"type", "sequence-key": […], …}` for sequence-forming types).
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>, nullable = false)]
     pub assertions: Option<Value>,
@@ -560,7 +565,80 @@ impl Ctx<'_> {
     }
 }
 
-/// Resolves snapd's install, download and refresh actions.
+impl Ctx<'_> {
+    /// `fetch-assertions`: a stream URL for each assertion depot has (and the device lacks:
+    /// depot's assertions are all at revision 0, so `if-newer-than` 0 or more means the device
+    /// is up to date); an `error-list` entry for each it has not, in snapd's
+    /// `errorListEntry` shape.
+    fn fetch_assertions(&self, catalog: &crate::catalog::Catalog, action: &Action) -> Value {
+        let items = action
+            .assertions
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut urls = Vec::new();
+        let mut errors = Vec::new();
+        for item in items {
+            let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+            if let Some(primary) = item.get("primary-key").and_then(Value::as_array) {
+                let key: Vec<&str> = primary
+                    .iter()
+                    .map(|k| k.as_str().unwrap_or_default())
+                    .collect();
+                match find(self.app, catalog, self.principal, kind, &key) {
+                    Ok(_) => {
+                        let current = item.get("if-newer-than").and_then(Value::as_i64);
+                        if current.is_none_or(|r| r < 0) {
+                            urls.push(format!(
+                                "{}/v2/assertions/{kind}/{}",
+                                self.app.public_url,
+                                key.join("/")
+                            ));
+                        }
+                    }
+                    Err(Lookup::NotFound) => errors.push(json!({
+                        "code": "not-found",
+                        "message": format!("not found: no {kind:?} assertion with primary key {key:?}"),
+                        "type": kind,
+                        "primary-key": key,
+                    })),
+                    Err(Lookup::BadKey(message)) => errors.push(json!({
+                        "code": "invalid-primary-key",
+                        "message": message,
+                        "type": kind,
+                        "primary-key": key,
+                    })),
+                }
+            } else if let Some(sequence_key) = item.get("sequence-key") {
+                errors.push(json!({
+                    "code": "not-found",
+                    "message": format!("not found: depot serves no sequence-forming {kind:?} assertions"),
+                    "type": kind,
+                    "sequence-key": sequence_key,
+                }));
+            } else {
+                errors.push(json!({
+                    "code": "invalid-primary-key",
+                    "message": "an assertion request needs a primary-key or a sequence-key",
+                    "type": kind,
+                }));
+            }
+        }
+        let mut result = json!({
+            "result": "fetch-assertions",
+            "instance-key": action.instance_key,
+            "key": action.key.clone().unwrap_or_default(),
+            "assertion-stream-urls": urls,
+        });
+        if !errors.is_empty() {
+            result["error-list"] = Value::Array(errors);
+        }
+        result
+    }
+}
+
+/// Resolves snapd's install, download, refresh and fetch-assertions actions.
 #[utoipa::path(
     post,
     path = "/v2/snaps/refresh",
@@ -623,6 +701,9 @@ async fn refresh(
     }
     let mut action_keys = HashSet::new();
     for action in &request.actions {
+        if action.action == ActionKind::FetchAssertions {
+            continue;
+        }
         if !action_keys.insert(action.instance_key.as_str()) {
             return Err(ApiError::bad_request(
                 "invalid-request",
@@ -659,16 +740,7 @@ async fn refresh(
                     .find(|c| c.instance_key == action.instance_key);
                 ctx.refresh(&catalog, action, installed)
             }
-            ActionKind::FetchAssertions => Some(json!({
-                "result": "error",
-                "instance-key": action.instance_key,
-                "key": action.key,
-                "error": action_error(
-                    "unsupported-action",
-                    "fetch-assertions is not served here; fetch each assertion from /v2/assertions".into(),
-                    None,
-                ),
-            })),
+            ActionKind::FetchAssertions => Some(ctx.fetch_assertions(&catalog, action)),
         };
         results.extend(result);
     }
@@ -708,6 +780,7 @@ mod tests {
                     id: "p".into(),
                     username: "p".into(),
                     display_name: "P".into(),
+                    created_at: now,
                 },
                 title: String::new(),
                 summary: String::new(),

@@ -706,6 +706,7 @@ pub enum RefreshResultKind {
     Download,
     Refresh,
     Error,
+    FetchAssertions,
 }
 
 #[derive(ToSchema)]
@@ -735,8 +736,16 @@ pub struct RefreshResult {
     /// `fetch-assertions` only: the group key.
     #[schema(required = false)]
     pub key: Option<String>,
+    /// `fetch-assertions` only: where to GET each assertion the store has (as
+    /// `application/x.ubuntu.assertion`).
+    #[schema(required = false)]
+    pub assertion_stream_urls: Vec<String>,
+    /// `fetch-assertions` only, when some assertions are missing: `not-found` (or
+    /// `invalid-primary-key`) with the assertion's `type` and `primary-key` (or `sequence-key`).
+    #[schema(required = false, value_type = Vec<Object>)]
+    pub error_list: serde_json::Value,
     /// For `"result": "error"`: `name-not-found`, `id-not-found`, `revision-not-found` (with
-    /// `extra.releases`), `invalid-channel`, `invalid-action`, `unsupported-action`.
+    /// `extra.releases`), `invalid-channel`, `invalid-action`.
     #[schema(required = false)]
     pub error: ErrorItemView,
 }

@@ -84,6 +84,7 @@ pub(crate) struct PackageRow {
     pub publisher_id: String,
     pub publisher_username: String,
     pub publisher_display_name: String,
+    pub publisher_created_at: DateTime<Utc>,
     pub title: String,
     pub summary: String,
     pub description: String,
@@ -113,6 +114,7 @@ impl PackageRow {
                 id: self.publisher_id,
                 username: self.publisher_username,
                 display_name: self.publisher_display_name,
+                created_at: self.publisher_created_at,
             },
             title: self.title,
             summary: self.summary,
@@ -131,7 +133,8 @@ impl PackageRow {
 }
 
 pub(crate) const PACKAGE_SELECT: &str = "SELECT p.id, p.namespace, p.name, p.publisher_id, \
-     a.username AS publisher_username, a.display_name AS publisher_display_name, p.title, p.summary, \
+     a.username AS publisher_username, a.display_name AS publisher_display_name, \
+     a.created_at AS publisher_created_at, p.title, p.summary, \
      p.description, p.license, p.website, p.contact, p.categories, p.private, p.default_track, \
      p.created_at, p.updated_at FROM packages p JOIN accounts a ON a.id = p.publisher_id";
 

@@ -61,6 +61,8 @@ pub struct Publisher {
     pub id: String,
     pub username: String,
     pub display_name: String,
+    /// When the account was created (the timestamp of its `account` assertion).
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

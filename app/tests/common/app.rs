@@ -91,6 +91,38 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// A file of snapd's test authority (`testrootorg`), in `app/tests/fixtures/testrootorg`.
+pub fn authority_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/testrootorg")
+        .join(name)
+}
+
+/// The authority's `account`, root `account-key` and store `account-key`, as one stream.
+pub fn authority_assertions() -> PathBuf {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let mut stream = Vec::new();
+        for name in [
+            "testrootorg.account",
+            "testrootorg-root.account-key",
+            "testrootorg-store.account-key",
+        ] {
+            if !stream.is_empty() {
+                stream.push(b'\n');
+            }
+            stream.extend(std::fs::read(authority_fixture(name)).unwrap());
+        }
+        let path = std::env::temp_dir().join(format!(
+            "depot-test-authority-{}.assert",
+            std::process::id()
+        ));
+        std::fs::write(&path, stream).unwrap();
+        path
+    })
+    .clone()
+}
+
 /// A database that exists for one test.
 pub struct TestDb {
     pub url: String,
@@ -238,8 +270,15 @@ impl TestApp {
             // their own limits.
             publisher_rate_limit_per_minute: options.publisher_rate_limit_per_minute,
             search_rate_limit_per_minute: options.search_rate_limit_per_minute,
+            // snapd's public test authority: depot signs with its store key, and serves the
+            // authority's own account and account-keys as snapd's test builds trust them.
+            authority_id: "testrootorg".to_string(),
+            root_key_file: Some(authority_fixture("testrootorg-root.private.asc")),
+            store_key_file: Some(authority_fixture("testrootorg-store.private.asc")),
+            authority_assertions_file: Some(authority_assertions()),
             ..Config::default()
         };
+        let assertions = Arc::new(depot::assertions::Assertions::load(&config).unwrap());
         let store = depot::store::open(&config.database_url(), 8).await.unwrap();
         store.migrate().await.unwrap();
         let blobs = match options.blobs {
@@ -256,6 +295,7 @@ impl TestApp {
             catalog: catalog.clone(),
             inspect_limits: options.limits,
             metrics: metrics.clone(),
+            assertions,
         });
         let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(run_follower(
