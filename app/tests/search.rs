@@ -157,7 +157,7 @@ async fn snap_find_answers_in_snapds_shape(backend: Backend) {
     );
     assert_eq!(names(&body), vec!["hello-depot"]);
     let result = &body["results"][0];
-    assert_eq!(result["snap-id"].as_str().unwrap().len() > 0, true);
+    assert!(!result["snap-id"].as_str().unwrap().is_empty());
     // snapd's default find fields: snap-level ones under `snap`, revision-level under `revision`.
     assert_eq!(result["snap"]["summary"], "Says hello to depot users");
     assert_eq!(result["snap"]["publisher"]["username"], "alice");

@@ -5,8 +5,8 @@
 //! `#[utoipa::path]`, so the router and the OpenAPI document ([`openapi`], served at
 //! `/openapi.json`) are built from one list; `tests/openapi.rs` fails when they differ.
 
-mod charm_refresh;
 mod assertions;
+mod charm_refresh;
 mod charms;
 mod download;
 pub mod error;

@@ -56,24 +56,16 @@ pub fn highlight(text: &str, words: &[String], max_chars: usize) -> Option<Strin
     let first = marked.first()?.0;
     // Window: start a little before the first match, on a char boundary.
     let lead = max_chars / 4;
-    let mut from = first;
-    let mut taken = 0;
-    for (i, _) in text[..first].char_indices().rev() {
-        if taken >= lead {
-            break;
-        }
-        from = i;
-        taken += 1;
-    }
-    let mut to = text.len();
-    let mut count = 0;
-    for (i, _) in text[from..].char_indices() {
-        if count >= max_chars {
-            to = from + i;
-            break;
-        }
-        count += 1;
-    }
+    let from = text[..first]
+        .char_indices()
+        .rev()
+        .take(lead)
+        .last()
+        .map_or(first, |(i, _)| i);
+    let to = text[from..]
+        .char_indices()
+        .nth(max_chars)
+        .map_or(text.len(), |(i, _)| from + i);
     let mut out = String::with_capacity(to - from + 32);
     if from > 0 {
         out.push('…');
