@@ -204,9 +204,10 @@ pub struct PackageView {
     pub summary: String,
     pub description: String,
     pub license: String,
-    /// Absent when not set (craft-store reads it as a URL).
+    /// Absent when not set (craft-store reads it as a URL). depot stores what the publisher
+    /// set and does not check that it is a URL.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false, format = "uri")]
+    #[schema(required = false)]
     pub website: Option<String>,
     pub contact: String,
     pub categories: Vec<String>,
