@@ -607,9 +607,19 @@ pub struct LibrariesResponse {
     ),
 )]
 async fn libraries_bulk(
-    Json(_queries): Json<Vec<serde_json::Map<String, serde_json::Value>>>,
-) -> Json<LibrariesResponse> {
-    Json(LibrariesResponse {
+    Json(queries): Json<Vec<serde_json::Map<String, Value>>>,
+) -> ApiResult<Json<LibrariesResponse>> {
+    // Each query must be an object of the documented shape (serde would also take an array).
+    for query in queries {
+        serde_json::from_value::<LibraryQuery>(Value::Object(query)).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-json",
+                format!("a library query is not of the documented shape: {e}"),
+            )
+        })?;
+    }
+    Ok(Json(LibrariesResponse {
         libraries: Vec::new(),
-    })
+    }))
 }
