@@ -74,6 +74,14 @@ CHARM_OWNED_KEYS = frozenset(
         "s3_region",
         "s3_access_key",
         "s3_secret_key",
+        # Left at depot's defaults on purpose: the scrape job reads /metrics on the main port,
+        # and the signing keys live in the workload's data directory (the export-trust action
+        # prints the authority). Giving every unit the same keys is still to do.
+        "metrics_listen",
+        "authority_id",
+        "root_key_file",
+        "store_key_file",
+        "authority_assertions_file",
     }
 )
 
