@@ -17,6 +17,11 @@ CHARMCRAFT_VENV := .venv-charmcraft
 CHARMCRAFT_REQUIREMENTS := tests/charmcraft/requirements.txt
 S3 := tests/support/s3-server.sh
 
+# A clean CI clone builds once: incremental caches would only double the target directory.
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
+
 .PHONY: test deps lint unit contract snapd charmcraft deploy run clean-test-db s3-venv
 
 ## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL,
