@@ -243,6 +243,41 @@ impl Fixture {
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
+    /// The revision one device (by device session or by address) is offered when it refreshes
+    /// from `installed` on latest/stable.
+    async fn progressive_answer(
+        &self,
+        session: Option<&str>,
+        address: Option<std::net::SocketAddr>,
+        installed: u32,
+    ) -> u32 {
+        let body = json!({
+            "context": self.installed(installed, "latest/stable", zero()),
+            "actions": self.refresh_action(),
+            "fields": ["revision"],
+        });
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri("/v2/snaps/refresh")
+            .header("content-type", "application/json")
+            .header("snap-device-series", "16")
+            .header("snap-device-architecture", "amd64");
+        if let Some(session) = session {
+            builder = builder.header("snap-device-authorization", session);
+        }
+        let mut request = builder.body(Body::from(body.to_string())).unwrap();
+        if let Some(address) = address {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(address));
+        }
+        let response = self.app.raw(request).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        body["results"][0]["snap"]["revision"].as_u64().unwrap() as u32
+    }
+
     async fn refresh(&self, context: Value, actions: Value) -> Vec<SnapActionResult> {
         let (status, body) = self
             .raw_refresh(
@@ -385,7 +420,8 @@ async fn download_and_install_resolve_channels_and_revisions(backend: Backend) {
         json!({"revision": r1, "version": "1.0"})
     );
 
-    // Another architecture: nothing there, and the error says where the snap is.
+    // Another architecture: nothing there, and the error lists the architectures the snap is
+    // released for (snapd says "not available on arm64 but exists on other architectures").
     let (status, body) = f
         .raw_refresh(
             json!({"context": [], "actions": [
@@ -397,7 +433,18 @@ async fn download_and_install_resolve_channels_and_revisions(backend: Backend) {
     let list: SnapActionResultList = serde_json::from_value(body).unwrap();
     let error = list.results[0].error.as_ref().unwrap();
     assert_eq!(error.code, "revision-not-found");
-    assert!(error.extra.as_ref().unwrap().releases.is_empty());
+    let releases = &error.extra.as_ref().unwrap().releases;
+    assert!(
+        releases.contains(&SnapRelease {
+            architecture: "amd64".into(),
+            channel: "latest/beta".into()
+        }),
+        "{releases:?}"
+    );
+    assert!(
+        releases.iter().all(|r| r.architecture == "amd64"),
+        "{releases:?}"
+    );
     // On amd64, a channel closed on every risk of a track: the releases that exist are listed.
     f.release(
         json!([{"channel": "stable", "revision": null}, {"channel": "beta", "revision": null}]),
@@ -627,33 +674,13 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
     assert_eq!(entry["revision"], r2);
     assert_eq!(entry["progressive"]["percentage"], 25.0);
 
-    // 10,000 devices (parallel-instance style keys), 1,000 per request.
+    // 10,000 devices as snapd sends them: the instance key of a snap that is not a parallel
+    // install is its snap id, the same on every device; devices differ by their device session.
     let mut answers = HashMap::new();
-    for batch in 0..10 {
-        let keys: Vec<String> = (0..1000)
-            .map(|i| format!("{}:device-{}", f.snap_id, batch * 1000 + i))
-            .collect();
-        let context: Vec<Value> = keys
-            .iter()
-            .map(|k| json!({"snap-id": f.snap_id, "instance-key": k, "revision": r1, "tracking-channel": "latest/stable", "epoch": zero()}))
-            .collect();
-        let actions: Vec<Value> = keys
-            .iter()
-            .map(|k| json!({"action": "refresh", "instance-key": k, "snap-id": f.snap_id}))
-            .collect();
-        let (status, body) = f
-            .raw_refresh(
-                json!({"context": context, "actions": actions, "fields": ["revision"]}),
-                Some("amd64"),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
-        for result in body["results"].as_array().unwrap() {
-            answers.insert(
-                result["instance-key"].as_str().unwrap().to_string(),
-                result["snap"]["revision"].as_u64().unwrap() as u32,
-            );
-        }
+    for device in 0..10_000 {
+        let session = format!("Macaroon root=\"device-session-{device}\"");
+        let revision = f.progressive_answer(Some(&session), None, r1).await;
+        answers.insert(session, revision);
     }
     assert_eq!(answers.len(), 10_000);
     let updated = answers.values().filter(|r| **r == r2).count();
@@ -663,17 +690,30 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
     );
     assert!(answers.values().all(|r| *r == r1 || *r == r2));
     // The same device always gets the same answer.
-    let sample: Vec<(&String, &u32)> = answers.iter().take(50).collect();
-    for (key, revision) in sample {
-        let (_, body) = f
-            .raw_refresh(
-                json!({"context": [{"snap-id": f.snap_id, "instance-key": key, "revision": r1, "tracking-channel": "latest/stable"}],
-                       "actions": [{"action": "refresh", "instance-key": key, "snap-id": f.snap_id}], "fields": ["revision"]}),
-                Some("amd64"),
-            )
-            .await;
-        assert_eq!(body["results"][0]["snap"]["revision"], *revision);
+    for (session, revision) in answers.iter().take(50) {
+        assert_eq!(
+            f.progressive_answer(Some(session), None, r1).await,
+            *revision
+        );
     }
+    // Devices without a session are told apart by their address.
+    let mut by_address = 0;
+    for device in 0..2_000u32 {
+        let address = std::net::SocketAddr::from((
+            [10, 1, (device / 250) as u8, (device % 250) as u8],
+            40_000,
+        ));
+        let revision = f.progressive_answer(None, Some(address), r1).await;
+        assert_eq!(
+            f.progressive_answer(None, Some(address), r1).await,
+            revision
+        );
+        by_address += usize::from(revision == r2);
+    }
+    assert!(
+        (400..=600).contains(&by_address),
+        "{by_address} of 2,000 addresses got the 25% release"
+    );
     // Completing the release (no percentage) reaches everyone.
     f.release(json!([{"channel": "stable", "revision": r2}]))
         .await;

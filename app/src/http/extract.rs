@@ -13,6 +13,25 @@ pub struct Auth(pub Principal);
 /// An optional caller: anonymous requests pass, bad tokens are still refused.
 pub struct MaybeAuth(pub Option<Principal>);
 
+/// The client's address: the connection's peer, or with `trust_forwarded_for` the last
+/// `X-Forwarded-For` entry (the one the proxy in front of depot added). `None` when neither is
+/// known (a request that did not come over a socket).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(super::layers::client_address(
+            &parts.headers,
+            &parts.extensions,
+            state.config.trust_forwarded_for,
+        )))
+    }
+}
+
 async fn principal(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
     let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(None);

@@ -20,6 +20,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use super::{ApiError, AppState, JSON_BODY_LIMIT, error};
 
 pub use rate_limit::RateLimits;
+pub(crate) use rate_limit::client_address;
 
 /// Wraps the routes in the layers, outermost last.
 pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {

@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::assertions::{Lookup, find};
-use super::extract::Json;
+use super::extract::{ClientAddr, Json};
 use super::schema::{ErrorBody, RefreshResponse};
 use super::snaps::{REVISION_FIELDS, SNAP_FIELDS, can_see, revision_level, snap_level};
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
@@ -194,9 +194,19 @@ struct Device<'a> {
     /// `None`: every architecture.
     architecture: Option<&'a str>,
     scheduled: bool,
+    /// Who the device is, for progressive releases: its device session
+    /// (`Snap-Device-Authorization`) when it has one, else its address; empty when neither.
+    identity: String,
 }
 
 impl Device<'_> {
+    /// The key that places this device's `instance_key` in a progressive release's buckets.
+    /// snapd sends the snap id as the instance key of every snap that is not a parallel
+    /// install, so the instance key alone would put every device in the same bucket.
+    fn progressive_key(&self, instance_key: &str) -> String {
+        format!("{}\u{0}{instance_key}", self.identity)
+    }
+
     fn accepts(&self, platform: &str) -> bool {
         match self.architecture {
             Some(arch) => platform == arch || platform == "all",
@@ -215,13 +225,13 @@ pub struct Resolved<'a> {
 }
 
 /// The bucket (0..10,000) of a device for one progressive release: a stable hash of the snap,
-/// the device's instance key and the release, so a device keeps its answer for a release
-/// and every release draws a fresh subset.
-pub fn progressive_bucket(snap_id: &str, instance_key: &str, release: &Release) -> u32 {
+/// the device (its identity and instance key, see `Device::progressive_key`) and the release,
+/// so a device keeps its answer for a release and every release draws a fresh subset.
+pub fn progressive_bucket(snap_id: &str, device_key: &str, release: &Release) -> u32 {
     let mut hasher = Sha256::new();
     for part in [
         snap_id,
-        instance_key,
+        device_key,
         &release.channel.full(),
         &release.platform,
         &release.revision.to_string(),
@@ -235,12 +245,12 @@ pub fn progressive_bucket(snap_id: &str, instance_key: &str, release: &Release) 
     (u64::from_be_bytes(first) % 10_000) as u32
 }
 
-/// Whether the device with `instance_key` is among the `percentage` that get `release`.
-pub fn reaches(snap_id: &str, instance_key: &str, release: &Release) -> bool {
+/// Whether the device with `device_key` is among the `percentage` that get `release`.
+pub fn reaches(snap_id: &str, device_key: &str, release: &Release) -> bool {
     match release.progressive_percentage {
         None => true,
         Some(p) if p >= 100.0 => true,
-        Some(p) => f64::from(progressive_bucket(snap_id, instance_key, release)) < p * 100.0,
+        Some(p) => f64::from(progressive_bucket(snap_id, device_key, release)) < p * 100.0,
     }
 }
 
@@ -251,7 +261,7 @@ pub fn resolve_device<'a>(
     state: &'a PackageState,
     requested: &Channel,
     accepts: &dyn Fn(&str) -> bool,
-    instance_key: &str,
+    device_key: &str,
     now: i64,
 ) -> Option<Resolved<'a>> {
     for channel in fallback_chain(requested) {
@@ -260,7 +270,7 @@ pub fn resolve_device<'a>(
         }) else {
             continue;
         };
-        if reaches(&state.package.id, instance_key, entry) {
+        if reaches(&state.package.id, device_key, entry) {
             return Some(Resolved {
                 channel,
                 revision: entry.revision,
@@ -315,7 +325,8 @@ impl Ctx<'_> {
     fn releases_extra(&self, state: &PackageState) -> Value {
         let releases: Vec<Value> = effective(state, &PlatformFilter::All, self.now)
             .into_iter()
-            .filter(|line| !line.follows() && self.device.accepts(&line.platform))
+            // Every architecture: snapd tells its user where else the snap exists.
+            .filter(|line| !line.follows())
             .map(|line| json!({"architecture": line.platform, "channel": line.channel.full()}))
             .collect();
         json!({ "releases": releases })
@@ -347,7 +358,8 @@ impl Ctx<'_> {
         })?;
         let redirect = (!names_track(channel) && default_track != "latest").then(|| parsed.clone());
         let accepts = |p: &str| self.device.accepts(p);
-        match resolve_device(state, &parsed, &accepts, instance_key, self.now) {
+        let device_key = self.device.progressive_key(instance_key);
+        match resolve_device(state, &parsed, &accepts, &device_key, self.now) {
             Some(resolved) => Ok((resolved, redirect)),
             None => Err(action_error(
                 "revision-not-found",
@@ -664,6 +676,7 @@ async fn refresh(
     State(app): State<AppState>,
     headers: HeaderMap,
     MaybeAuth(principal): MaybeAuth,
+    ClientAddr(client): ClientAddr,
     Json(request): Json<RefreshRequest>,
 ) -> ApiResult<axum::Json<Value>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -724,6 +737,11 @@ async fn refresh(
         device: Device {
             architecture: header("snap-device-architecture"),
             scheduled: header("snap-refresh-reason") == Some("scheduled"),
+            identity: match (header("snap-device-authorization"), client) {
+                (Some(session), _) => format!("session {session}"),
+                (None, Some(address)) => format!("address {address}"),
+                (None, None) => String::new(),
+            },
         },
         fields,
         now: chrono::Utc::now().timestamp(),
@@ -798,6 +816,7 @@ mod tests {
             revisions: vec![],
             releases,
             resources: Default::default(),
+            libraries: vec![],
         }
     }
 

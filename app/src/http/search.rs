@@ -116,7 +116,8 @@ struct SnapFindQuery {
     /// Words to search names, titles, summaries, descriptions and publishers for.
     #[param(nullable = false, example = "video editor")]
     q: Option<String>,
-    /// A name: `foo` finds that snap only, `foo*` the snaps whose names start with `foo`.
+    /// A name prefix, as snapd's prefix search sends it: `foo` (or `foo*`) finds the snaps
+    /// whose names start with `foo`.
     #[param(nullable = false, example = "hello*")]
     name: Option<String>,
     /// Only snaps in this category.
@@ -207,18 +208,12 @@ async fn snaps_find(
         limit: FIND_LIMIT,
         ..SearchQuery::default()
     };
-    let mut exact_name = None;
+    // snapd's prefix search (`snap find` with `Prefix`) sends the bare term as `name`; a
+    // trailing `*` (the snapd daemon's own notation) is accepted too.
     if let Some(name) = &query.name {
-        match name.strip_suffix('*') {
-            Some(prefix) => {
-                check_text(prefix, "name")?;
-                search.name_prefix = Some(prefix.to_string());
-            }
-            None => {
-                check_text(name, "name")?;
-                exact_name = Some(name.clone());
-            }
-        }
+        let prefix = name.strip_suffix('*').unwrap_or(name);
+        check_text(prefix, "name")?;
+        search.name_prefix = Some(prefix.to_string());
     }
     search.architecture = query.architecture.clone().or_else(|| {
         headers
@@ -247,21 +242,15 @@ async fn snaps_find(
         None => DEFAULT_FIND_FIELDS.to_vec(),
     };
     let catalog = app.catalog.snapshot();
-    let ids: Vec<String> = match &exact_name {
-        Some(name) => catalog
-            .get(Namespace::Snap, name)
-            .map(|s| vec![s.package.id.clone()])
-            .unwrap_or_default(),
-        None => app
-            .catalog
-            .search
-            .search(&search)
-            .map_err(ApiError::internal)?
-            .hits
-            .into_iter()
-            .map(|h| h.id.to_string())
-            .collect(),
-    };
+    let ids: Vec<String> = app
+        .catalog
+        .search
+        .search(&search)
+        .map_err(ApiError::internal)?
+        .hits
+        .into_iter()
+        .map(|h| h.id.to_string())
+        .collect();
     let now = chrono::Utc::now().timestamp();
     let arch = search.architecture.clone();
     let accepts = |p: &str| arch.as_deref().is_none_or(|a| p == a || p == "all");
@@ -284,16 +273,6 @@ async fn snaps_find(
             continue;
         };
         let revision = &state.revisions[i];
-        // Exact lookups bypass the index: its confinement filter applies here.
-        if exact_name.is_some()
-            && !search.confinements.is_empty()
-            && !revision
-                .confinement
-                .as_ref()
-                .is_some_and(|c| search.confinements.contains(c))
-        {
-            continue;
-        }
         let mut snap = snap_level(state);
         snap.retain(|k, _| SNAP_FIELDS.contains(&k.as_str()) && requested.contains(&k.as_str()));
         let mut rev: Map<String, Value> = revision_level(&app, state, revision);

@@ -82,18 +82,12 @@ impl RateLimits {
         }
     }
 
-    /// The client's address: the connection's peer, or with `trust_forwarded_for` the last
-    /// `X-Forwarded-For` entry (the one the proxy in front of depot added).
     fn address(&self, request: &Request) -> Option<IpAddr> {
-        if self.trust_forwarded_for
-            && let Some(ip) = forwarded_for(request.headers())
-        {
-            return Some(ip);
-        }
-        request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
+        client_address(
+            request.headers(),
+            request.extensions(),
+            self.trust_forwarded_for,
+        )
     }
 
     fn token(&self, headers: &HeaderMap) -> Option<u64> {
@@ -125,6 +119,21 @@ impl RateLimits {
         }
         if wait.is_zero() { Ok(()) } else { Err(wait) }
     }
+}
+
+/// The client's address: the connection's peer, or with `trust_forwarded_for` the last
+/// `X-Forwarded-For` entry (the one the proxy in front of depot added).
+pub(crate) fn client_address(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_forwarded_for: bool,
+) -> Option<IpAddr> {
+    if trust_forwarded_for && let Some(ip) = forwarded_for(headers) {
+        return Some(ip);
+    }
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
