@@ -128,11 +128,66 @@ step resource-revisions "$NAME" data
 step release "$NAME" --revision 1 --channel 2.0/edge --resource data:1
 step close "$NAME" edge
 
+# Charm libraries: depot assigns the id (charmcraft 4.5's create-lib no longer does), then
+# charmcraft publishes two versions, lists them, and another charm fetches the newest.
+LIBID=$(DEPOT_STORE=$STORE DEPOT_TOKEN=$TOKEN "$DEPOT_BIN" create-lib "$NAME" client --format json \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["library-id"])')
+LIBDIR=$PROJECT/lib/charms/${NAME//-/_}/v0
+mkdir -p "$LIBDIR"
+write_lib() {  # PATCH BODY
+  printf '"""A client for %s, published by tests/charmcraft/run.sh."""\n\nLIBID = "%s"\nLIBAPI = 0\nLIBPATCH = %s\n\n%b\n' \
+    "$NAME" "$LIBID" "$1" "$2" >"$LIBDIR/client.py"
+}
+write_lib 1 'def connect():\n    return "v0.1"'
+step publish-lib "charms.${NAME//-/_}.v0.client"
+grep -q "sent to the store with version 0.1" "$WORK/out.txt"
+write_lib 2 'def connect(url):\n    return url'
+step publish-lib "charms.${NAME//-/_}.v0.client"
+grep -q "sent to the store with version 0.2" "$WORK/out.txt"
+cp "$LIBDIR/client.py" "$WORK/client-0.2.py"
+step list-lib "$NAME" --format json
+python3 -c '
+import json, sys
+libs = json.load(open(sys.argv[1]))
+assert [(l["library_name"], l["api"], l["patch"]) for l in libs] == [("client", 0, 2)], libs
+' "$WORK/out.txt"
+
+CONSUMER=$WORK/consumer
+mkdir -p "$CONSUMER"
+cat >"$CONSUMER/charmcraft.yaml" <<YAML
+name: depot-e2e-consumer
+type: charm
+title: depot end-to-end consumer
+summary: A charm that fetches a library from depot
+description: Fetches the library tests/charmcraft/run.sh published.
+base: ubuntu@22.04
+platforms:
+  amd64:
+parts:
+  charm:
+    plugin: charm
+charm-libs:
+  - lib: $NAME.client
+    version: "0"
+YAML
+(PROJECT=$CONSUMER; step fetch-libs)
+cmp "$CONSUMER/lib/charms/${NAME//-/_}/v0/client.py" "$WORK/client-0.2.py"
+# Pinned to 0.1: exactly that version, through fetch-lib's by-id path for the update check.
+sed -i 's/version: "0"/version: "0.1"/' "$CONSUMER/charmcraft.yaml"
+rm -r "$CONSUMER/lib"
+(PROJECT=$CONSUMER; step fetch-libs)
+grep -q 'LIBPATCH = 1' "$CONSUMER/lib/charms/${NAME//-/_}/v0/client.py"
+grep -q 'return "v0.1"' "$CONSUMER/lib/charms/${NAME//-/_}/v0/client.py"
+(PROJECT=$CONSUMER; step fetch-lib "charms.${NAME//-/_}.v0.client")
+grep -q "updated to version 0.2" "$WORK/out.txt"
+cmp "$CONSUMER/lib/charms/${NAME//-/_}/v0/client.py" "$WORK/client-0.2.py"
+
 # What depot holds now.
 api() { curl -fsS -H "Authorization: Macaroon $TOKEN" "$STORE$1"; }
 api "/v1/charm/$NAME/releases" >"$WORK/releases.json"
 api "/v1/charm/$NAME" >"$WORK/metadata.json"
 api "/v1/charm/$NAME/resources/data/revisions" >"$WORK/resource-revisions.json"
+curl -fsS "$STORE/v1/charm/libraries/$NAME/$LIBID?api=0&patch=1" >"$WORK/library-0.1.json"
 curl -fsS -H 'Content-Type: application/json' "$STORE/v2/charms/refresh" -d "{
   \"context\": [], \"actions\": [{\"action\": \"install\", \"instance-key\": \"e2e\", \"name\": \"$NAME\",
   \"channel\": \"2.0/edge\", \"base\": {\"architecture\": \"amd64\", \"name\": \"ubuntu\", \"channel\": \"22.04\"}}]}" \
@@ -156,6 +211,9 @@ assert result["effective-channel"] == "2.0/edge", result
 resources = result["charm"]["resources"]
 assert [(r["name"], r["revision"]) for r in resources] == [("data", 1)], resources
 assert resources[0]["download"]["hash-sha-384"] == hashlib.sha384(data).hexdigest()
+lib = json.load(open(f"{work}/library-0.1.json"))
+assert (lib["library-name"], lib["api"], lib["patch"]) == ("client", 0, 1), lib
+assert 'return "v0.1"' in lib["content"], lib
 print("charmcraft: depot state checked")
 PY
 

@@ -26,6 +26,8 @@ pub struct Catalog {
     seq: Seq,
     by_id: imbl::HashMap<String, Arc<PackageState>>,
     by_name: imbl::HashMap<(Namespace, String), String>,
+    /// Charm library id → the id of the charm that publishes it.
+    by_library: imbl::HashMap<String, String>,
 }
 
 impl Catalog {
@@ -51,6 +53,15 @@ impl Catalog {
         self.by_id.get(id)
     }
 
+    /// The charm that publishes library `library_id`, with the library.
+    pub fn library(
+        &self,
+        library_id: &str,
+    ) -> Option<(&Arc<PackageState>, &crate::store::CharmLibrary)> {
+        let state = self.by_id.get(self.by_library.get(library_id)?)?;
+        Some((state, state.library(library_id)?))
+    }
+
     pub fn packages(&self) -> impl Iterator<Item = &Arc<PackageState>> {
         self.by_id.values()
     }
@@ -68,16 +79,25 @@ impl Catalog {
             if let Some(old) = self.by_id.remove(id) {
                 self.by_name
                     .remove(&(old.package.namespace, old.package.name.clone()));
+                for library in &old.libraries {
+                    self.by_library.remove(&library.id);
+                }
             }
         }
         for state in states {
             let key = (state.package.namespace, state.package.name.clone());
             let id = state.package.id.clone();
-            if let Some(old) = self.by_id.get(&id)
-                && old.package.name != state.package.name
-            {
-                self.by_name
-                    .remove(&(old.package.namespace, old.package.name.clone()));
+            if let Some(old) = self.by_id.get(&id) {
+                if old.package.name != state.package.name {
+                    self.by_name
+                        .remove(&(old.package.namespace, old.package.name.clone()));
+                }
+                for library in &old.libraries {
+                    self.by_library.remove(&library.id);
+                }
+            }
+            for library in &state.libraries {
+                self.by_library.insert(library.id.clone(), id.clone());
             }
             self.by_name.insert(key, id.clone());
             self.by_id.insert(id, Arc::new(state));

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod channel;
 pub mod epoch;
+pub mod library;
 pub mod name;
 pub mod resolve;
 

@@ -12,6 +12,7 @@ mod download;
 pub mod error;
 mod extract;
 mod layers;
+mod libraries;
 mod ops;
 mod publisher;
 mod refresh;
@@ -101,6 +102,7 @@ fn api(timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(assertions::routes())
         .merge(charms::routes())
         .merge(resources::routes())
+        .merge(libraries::routes())
         .merge(search::routes())
         .merge(download::routes())
         .merge(ops::routes())

@@ -37,7 +37,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(resource_review))
         .routes(routes!(juju_resource_revisions))
         .routes(routes!(download_resource))
-        .routes(routes!(libraries_bulk))
 }
 
 /// The resources the package's newest revision that declares any declares.
@@ -560,66 +559,4 @@ async fn download_resource(
         HeaderValue::from_str(&format!("\"{}\"", r.sha3_384)).expect("hex"),
     );
     Ok(response)
-}
-
-/// One item of a library metadata query: by `library-id`, or by charm, library and API.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-#[allow(dead_code)]
-pub struct LibraryQuery {
-    #[serde(default)]
-    pub library_id: Option<String>,
-    #[serde(default)]
-    pub charm_name: Option<String>,
-    #[serde(default)]
-    pub library_name: Option<String>,
-    #[serde(default)]
-    pub api: Option<u32>,
-    #[serde(default)]
-    pub patch: Option<u32>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LibrariesResponse {
-    /// Always empty: depot hosts no charm libraries.
-    #[schema(value_type = Vec<Object>, max_items = 0)]
-    pub libraries: Vec<Value>,
-}
-
-/// Charm library metadata, as `charmcraft upload` and `fetch-libs` ask for it.
-///
-/// depot does not host charm libraries (Charmhub has deprecated hosting them; charms ship
-/// them as Python packages), so every query matches nothing. Answering lets `charmcraft
-/// upload` in a project directory, which checks for unpublished libraries, go on.
-#[utoipa::path(
-    post,
-    path = "/v1/charm/libraries/bulk",
-    tag = "publisher",
-    operation_id = "charm-libraries-bulk",
-    request_body(content = Vec<LibraryQuery>, content_type = "application/json"),
-    security((), ("macaroon" = [])),
-    responses(
-        (status = 200, description = "The matching libraries (none).", body = LibrariesResponse),
-        (status = 400, description = "`invalid-json`: the body is not JSON.", body = ErrorBody),
-        (status = 413, description = "`body-too-large`.", body = ErrorBody),
-        (status = 415, description = "`invalid-json`: not `Content-Type: application/json`.", body = ErrorBody),
-        (status = 422, description = "`invalid-json`: not a list of queries.", body = ErrorBody),
-    ),
-)]
-async fn libraries_bulk(
-    Json(queries): Json<Vec<serde_json::Map<String, Value>>>,
-) -> ApiResult<Json<LibrariesResponse>> {
-    // Each query must be an object of the documented shape (serde would also take an array).
-    for query in queries {
-        serde_json::from_value::<LibraryQuery>(Value::Object(query)).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-json",
-                format!("a library query is not of the documented shape: {e}"),
-            )
-        })?;
-    }
-    Ok(Json(LibrariesResponse {
-        libraries: Vec::new(),
-    }))
 }

@@ -135,6 +135,13 @@ pub trait Store: Send + Sync + 'static {
         new: NewResourceRevision,
     ) -> Result<(ResourceRevision, Seq)>;
     async fn create_tracks(&self, package_id: &str, tracks: Vec<NewTrack>) -> Result<(usize, Seq)>;
+    /// Registers a charm library name under its charm and assigns the library its id.
+    async fn create_library(&self, new: NewLibrary) -> Result<(CharmLibrary, Seq)>;
+    /// Adds version `API.PATCH` to a library; the patch must follow the newest of its API.
+    async fn publish_library_version(
+        &self,
+        new: NewLibraryVersion,
+    ) -> Result<(LibraryVersion, Seq)>;
     /// Changes the fields of `update` that are set; a default track must exist.
     async fn update_metadata(&self, package_id: &str, update: MetadataUpdate) -> Result<Seq>;
     async fn release_history(&self, package_id: &str) -> Result<Vec<HistoryEntry>>;

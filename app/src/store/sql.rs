@@ -280,6 +280,42 @@ pub(crate) const RESOURCE_REVISION_COLUMNS: &str = "package_id, name, revision, 
      sha3_384, sha256, sha384, sha512, size, created_at, created_by";
 
 #[derive(sqlx::FromRow)]
+pub(crate) struct LibraryRow {
+    pub id: String,
+    pub package_id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LibraryVersionRow {
+    pub library_id: String,
+    pub api: i64,
+    pub patch: i64,
+    pub content: String,
+    pub hash: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+impl LibraryVersionRow {
+    pub fn into_version(self) -> Result<LibraryVersion> {
+        Ok(LibraryVersion {
+            api: to_u32(self.api)?,
+            patch: to_u32(self.patch)?,
+            content: self.content.into(),
+            hash: self.hash,
+            created_at: self.created_at,
+            created_by: self.created_by,
+        })
+    }
+}
+
+pub(crate) const LIBRARY_VERSION_COLUMNS: &str =
+    "library_id, api, patch, content, hash, created_at, created_by";
+
+#[derive(sqlx::FromRow)]
 pub(crate) struct ReleasedResourceRow {
     pub package_id: String,
     pub track: String,
@@ -376,15 +412,30 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
 }
 
 /// Groups rows loaded for many packages into [`PackageState`]s.
-pub(crate) fn assemble(
-    packages: Vec<PackageRow>,
-    tracks: Vec<TrackRow>,
-    revisions: Vec<RevisionRow>,
-    releases: Vec<ReleaseRow>,
-    resources: Vec<ResourceRevisionRow>,
-    released_resources: Vec<ReleasedResourceRow>,
-) -> Result<Vec<PackageState>> {
+/// Every row [`assemble`] groups, as loaded for a set of packages.
+pub(crate) struct LoadedRows {
+    pub packages: Vec<PackageRow>,
+    pub tracks: Vec<TrackRow>,
+    pub revisions: Vec<RevisionRow>,
+    pub releases: Vec<ReleaseRow>,
+    pub resources: Vec<ResourceRevisionRow>,
+    pub released_resources: Vec<ReleasedResourceRow>,
+    pub libraries: Vec<LibraryRow>,
+    pub library_versions: Vec<LibraryVersionRow>,
+}
+
+pub(crate) fn assemble(rows: LoadedRows) -> Result<Vec<PackageState>> {
     use std::collections::HashMap;
+    let LoadedRows {
+        packages,
+        tracks,
+        revisions,
+        releases,
+        resources,
+        released_resources,
+        libraries,
+        library_versions,
+    } = rows;
     let mut tracks_by: HashMap<String, Vec<Track>> = HashMap::new();
     for t in tracks {
         tracks_by
@@ -421,6 +472,28 @@ pub(crate) fn assemble(
             .released
             .push(r.into_released()?);
     }
+    let mut versions_by: HashMap<String, Vec<LibraryVersion>> = HashMap::new();
+    for v in library_versions {
+        versions_by
+            .entry(v.library_id.clone())
+            .or_default()
+            .push(v.into_version()?);
+    }
+    let mut libraries_by: HashMap<String, Vec<CharmLibrary>> = HashMap::new();
+    for l in libraries {
+        let mut versions = versions_by.remove(&l.id).unwrap_or_default();
+        versions.sort_by_key(|v| (v.api, v.patch));
+        libraries_by
+            .entry(l.package_id)
+            .or_default()
+            .push(CharmLibrary {
+                id: l.id,
+                name: l.name,
+                created_at: l.created_at,
+                created_by: l.created_by,
+                versions,
+            });
+    }
     packages
         .into_iter()
         .map(|p| {
@@ -436,11 +509,14 @@ pub(crate) fn assemble(
             resources
                 .revisions
                 .sort_by(|a, b| (&a.name, a.revision).cmp(&(&b.name, b.revision)));
+            let mut libraries = libraries_by.remove(&id).unwrap_or_default();
+            libraries.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(PackageState {
                 package: p.into_package(tracks)?,
                 revisions,
                 releases,
                 resources,
+                libraries,
             })
         })
         .collect()
@@ -480,6 +556,29 @@ macro_rules! impl_sql_store {
                 .await?;
                 self.notify(tx, seq).await?;
                 Ok(seq)
+            }
+
+            /// Locks the package row for the rest of `tx` (writes to one package apply one after
+            /// the other) and touches its `updated_at`; `package-not-found` when it does not exist.
+            async fn lock_package(
+                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
+                package_id: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                let locked: Option<String> =
+                    sqlx::query_scalar("UPDATE packages SET updated_at = $2 WHERE id = $1 RETURNING id")
+                        .bind(package_id)
+                        .bind(now)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                match locked {
+                    Some(_) => Ok(()),
+                    None => Err($crate::store::StoreError::not_found(
+                        "package-not-found",
+                        "the package does not exist",
+                    )),
+                }
             }
 
             async fn load_where(
@@ -524,8 +623,25 @@ macro_rules! impl_sql_store {
                     ReleasedResourceRow,
                     format!("SELECT package_id, track, risk, branch, name, revision FROM release_resources{filter}")
                 );
+                let libraries = fetch!(
+                    LibraryRow,
+                    format!("SELECT id, package_id, name, created_at, created_by FROM charm_libraries{filter}")
+                );
+                let library_versions = fetch!(
+                    LibraryVersionRow,
+                    format!("SELECT {LIBRARY_VERSION_COLUMNS} FROM charm_library_versions{filter}")
+                );
                 tx.commit().await?;
-                assemble(packages, tracks, revisions, releases, resources, released_resources)
+                assemble(LoadedRows {
+                    packages,
+                    tracks,
+                    revisions,
+                    releases,
+                    resources,
+                    released_resources,
+                    libraries,
+                    library_versions,
+                })
             }
         }
 
@@ -889,16 +1005,7 @@ macro_rules! impl_sql_store {
                 use $crate::store::StoreError;
                 let now = chrono::Utc::now();
                 let mut tx = self.write.begin().await?;
-                // Lock the package row: releases of one package apply one after the other.
-                let locked: Option<String> =
-                    sqlx::query_scalar("UPDATE packages SET updated_at = $2 WHERE id = $1 RETURNING id")
-                        .bind(&request.package_id)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if locked.is_none() {
-                    return Err(StoreError::not_found("package-not-found", "the package does not exist"));
-                }
+                self.lock_package(&mut tx, &request.package_id, now).await?;
                 let tracks: Vec<String> = sqlx::query_scalar("SELECT name FROM tracks WHERE package_id = $1")
                     .bind(&request.package_id)
                     .fetch_all(&mut *tx)
@@ -1097,16 +1204,7 @@ macro_rules! impl_sql_store {
                 use $crate::store::StoreError;
                 let now = chrono::Utc::now();
                 let mut tx = self.write.begin().await?;
-                // The package row lock serialises pushes of resource revisions too.
-                let locked: Option<String> =
-                    sqlx::query_scalar("UPDATE packages SET updated_at = $2 WHERE id = $1 RETURNING id")
-                        .bind(&new.package_id)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if locked.is_none() {
-                    return Err(StoreError::not_found("package-not-found", "the package does not exist"));
-                }
+                self.lock_package(&mut tx, &new.package_id, now).await?;
                 let upload = sqlx::query_as::<_, UploadRow>(
                     "SELECT id, sha3_384, sha256, sha384, size, created_at, created_by, package_id, revision \
                      FROM uploads WHERE id = $1",
@@ -1197,18 +1295,7 @@ macro_rules! impl_sql_store {
             ) -> $crate::store::Result<(usize, $crate::store::Seq)> {
                 let now = chrono::Utc::now();
                 let mut tx = self.write.begin().await?;
-                let locked: Option<String> =
-                    sqlx::query_scalar("UPDATE packages SET updated_at = $2 WHERE id = $1 RETURNING id")
-                        .bind(package_id)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if locked.is_none() {
-                    return Err($crate::store::StoreError::not_found(
-                        "package-not-found",
-                        "the package does not exist",
-                    ));
-                }
+                self.lock_package(&mut tx, package_id, now).await?;
                 let mut created = 0;
                 for track in &tracks {
                     let result = sqlx::query(
@@ -1230,6 +1317,133 @@ macro_rules! impl_sql_store {
                     .await?;
                 tx.commit().await?;
                 Ok((created, seq))
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"))]
+            async fn create_library(
+                &self,
+                new: $crate::store::NewLibrary,
+            ) -> $crate::store::Result<($crate::store::CharmLibrary, $crate::store::Seq)> {
+                use $crate::store::sql::*;
+                let now = chrono::Utc::now();
+                let mut tx = self.write.begin().await?;
+                self.lock_package(&mut tx, &new.package_id, now).await?;
+                // Charmhub's library ids are UUIDs written as 32 hex digits.
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let inserted = sqlx::query(
+                    "INSERT INTO charm_libraries (id, package_id, name, created_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&id)
+                .bind(&new.package_id)
+                .bind(&new.name)
+                .bind(now)
+                .bind(&new.created_by)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err($crate::store::StoreError::conflict(
+                            "library-already-exists",
+                            format!("the charm already has a library named {:?}", new.name),
+                        ));
+                    }
+                    other => other?,
+                };
+                let seq = self
+                    .append_change(
+                        &mut tx,
+                        "library-created",
+                        Some(&new.package_id),
+                        Some(&new.created_by),
+                        serde_json::json!({"library-id": id, "name": new.name}),
+                    )
+                    .await?;
+                tx.commit().await?;
+                let library = $crate::store::CharmLibrary {
+                    id,
+                    name: new.name,
+                    created_at: now,
+                    created_by: new.created_by,
+                    versions: Vec::new(),
+                };
+                Ok((library, seq))
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"))]
+            async fn publish_library_version(
+                &self,
+                new: $crate::store::NewLibraryVersion,
+            ) -> $crate::store::Result<($crate::store::LibraryVersion, $crate::store::Seq)> {
+                use $crate::store::sql::*;
+                use $crate::store::StoreError;
+                let now = chrono::Utc::now();
+                let mut tx = self.write.begin().await?;
+                // The package lock serialises publications: two clients racing to publish the
+                // same next patch cannot both pass the check below.
+                self.lock_package(&mut tx, &new.package_id, now).await?;
+                let owner: Option<String> =
+                    sqlx::query_scalar("SELECT package_id FROM charm_libraries WHERE id = $1")
+                        .bind(&new.library_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if owner.as_deref() != Some(new.package_id.as_str()) {
+                    return Err(StoreError::not_found(
+                        "library-not-found",
+                        format!("the charm has no library with id {:?}", new.library_id),
+                    ));
+                }
+                let newest: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(patch) FROM charm_library_versions WHERE library_id = $1 AND api = $2",
+                )
+                .bind(&new.library_id)
+                .bind(i64::from(new.api))
+                .fetch_one(&mut *tx)
+                .await?;
+                let newest = newest.map(to_u32).transpose()?;
+                $crate::domain::library::check_next_version(new.api, new.patch, newest).map_err(|e| {
+                    match e {
+                        $crate::domain::library::LibraryError::ZeroVersion => {
+                            StoreError::invalid(e.code(), e.to_string())
+                        }
+                        _ => StoreError::conflict(e.code(), e.to_string()),
+                    }
+                })?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO charm_library_versions ({LIBRARY_VERSION_COLUMNS}, package_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                )))
+                .bind(&new.library_id)
+                .bind(i64::from(new.api))
+                .bind(i64::from(new.patch))
+                .bind(&new.content)
+                .bind(&new.hash)
+                .bind(now)
+                .bind(&new.created_by)
+                .bind(&new.package_id)
+                .execute(&mut *tx)
+                .await?;
+                let seq = self
+                    .append_change(
+                        &mut tx,
+                        "library-published",
+                        Some(&new.package_id),
+                        Some(&new.created_by),
+                        serde_json::json!({
+                            "library-id": new.library_id, "api": new.api, "patch": new.patch,
+                        }),
+                    )
+                    .await?;
+                tx.commit().await?;
+                let version = $crate::store::LibraryVersion {
+                    api: new.api,
+                    patch: new.patch,
+                    content: new.content.into(),
+                    hash: new.hash,
+                    created_at: now,
+                    created_by: new.created_by,
+                };
+                Ok((version, seq))
             }
 
             #[tracing::instrument(skip_all, err(level = "debug"))]

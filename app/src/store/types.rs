@@ -303,6 +303,14 @@ pub struct PackageState {
     pub releases: Vec<Release>,
     /// Charm resources (empty for snaps).
     pub resources: ResourceState,
+    /// Charm libraries (empty for snaps), sorted by name.
+    pub libraries: Vec<CharmLibrary>,
+}
+
+impl PackageState {
+    pub fn library(&self, id: &str) -> Option<&CharmLibrary> {
+        self.libraries.iter().find(|l| l.id == id)
+    }
 }
 
 /// A charm's resource revisions and which of them each channel serves.
@@ -364,5 +372,66 @@ pub struct NewResourceRevision {
     pub upload_id: String,
     /// SHA-512 of the upload, hex (uploads record the other digests).
     pub sha512: String,
+    pub created_by: String,
+}
+
+/// A charm library: a Python module the charm publishes in `API.PATCH` versions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CharmLibrary {
+    /// Assigned by the store (32 hex digits); the module declares it as `LIBID`.
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    /// Sorted by API, then patch.
+    pub versions: Vec<LibraryVersion>,
+}
+
+impl CharmLibrary {
+    /// The newest version of API `api`, or of the newest API when `api` is `None`.
+    pub fn tip(&self, api: Option<u32>) -> Option<&LibraryVersion> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| api.is_none_or(|api| v.api == api))
+    }
+
+    /// The newest version of every API, oldest API first.
+    pub fn tips(&self) -> impl Iterator<Item = &LibraryVersion> {
+        self.versions.iter().enumerate().filter_map(|(i, v)| {
+            let last_of_api = self.versions.get(i + 1).is_none_or(|n| n.api != v.api);
+            last_of_api.then_some(v)
+        })
+    }
+}
+
+/// One published version of a charm library.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LibraryVersion {
+    pub api: u32,
+    pub patch: u32,
+    /// The module's source.
+    pub content: std::sync::Arc<str>,
+    /// SHA-256 (hex) of the content without its `LIBID`/`LIBAPI`/`LIBPATCH` lines.
+    pub hash: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewLibrary {
+    pub package_id: String,
+    pub name: String,
+    pub created_by: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewLibraryVersion {
+    pub package_id: String,
+    pub library_id: String,
+    pub api: u32,
+    pub patch: u32,
+    pub content: String,
+    pub hash: String,
     pub created_by: String,
 }

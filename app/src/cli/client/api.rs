@@ -362,7 +362,7 @@ pub fn not_logged_in() -> ClientError {
         .with_hint("run `depot login --store URL`, or set DEPOT_STORE and DEPOT_TOKEN")
 }
 
-fn bad_response(detail: &str) -> ClientError {
+pub(crate) fn bad_response(detail: &str) -> ClientError {
     ClientError::new(
         ErrorKind::Store,
         "invalid-response",

@@ -145,6 +145,17 @@ pub enum ClientCommand {
         #[command(flatten)]
         format: FormatArg,
     },
+    /// Register a charm library under a charm you own and print the module header to start it
+    /// with (`LIBID`, `LIBAPI`, `LIBPATCH`); publish it with `charmcraft publish-lib`.
+    #[command(name = "create-lib", after_long_help = EXIT_CODES)]
+    CreateLib {
+        /// The charm the library belongs to.
+        charm: String,
+        /// The library's module name (lowercase letters, digits, underscores), e.g. `client`.
+        library: String,
+        #[command(flatten)]
+        format: FormatArg,
+    },
     /// Show what the store tells devices about a package (public; no login needed).
     #[command(after_long_help = EXIT_CODES)]
     Info {
@@ -297,6 +308,11 @@ async fn execute(command: ClientCommand) -> Result<(), ClientError> {
             revisions(&name, kind, format.format).await
         }
         ClientCommand::Info { name, kind, format } => info(&name, kind, format.format).await,
+        ClientCommand::CreateLib {
+            charm,
+            library,
+            format,
+        } => create_lib(&charm, &library, format.format).await,
     }
 }
 
@@ -453,6 +469,32 @@ async fn register(name: &str, namespace: Namespace, private: bool) -> Result<(),
     emit(&format!(
         "Registered the {namespace} {name}{}.\n",
         if private { " (private)" } else { "" }
+    ));
+    Ok(())
+}
+
+async fn create_lib(charm: &str, library: &str, format: Format) -> Result<(), ClientError> {
+    let api = connect(Auth::Required)?;
+    let answer = api
+        .post(
+            &["v1", "charm", "libraries", charm],
+            &json!({"library-name": library}),
+        )
+        .await?;
+    if format == Format::Json {
+        emit_json(&answer);
+        return Ok(());
+    }
+    let id = answer
+        .get("library-id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| api::bad_response("the store's answer has no library-id"))?;
+    emit(&format!(
+        "Created library {library} of charm {charm} with id {id}.\n\
+         Start lib/charms/{module}/v0/{library}.py with:\n\n\
+         LIBID = \"{id}\"\nLIBAPI = 0\nLIBPATCH = 1\n\n\
+         and publish it with `charmcraft publish-lib charms.{module}.v0.{library}`.\n",
+        module = charm.replace('-', "_"),
     ));
     Ok(())
 }
