@@ -2,10 +2,12 @@
 """Kubernetes charm for depot, a self-hostable store for snaps and charms.
 
 One holistic handler, `_reconcile`, runs on every event that can change what the server
-needs, and brings the workload in line: database URL, public URL, blob store, tracing, then
-migrations (the leader runs `depot migrate` once per server version and database, records it
-in the peer relation, and the other units wait for that record), then the Pebble layer.
-`collect-status` says what is still missing.
+needs, and brings the workload in line: the signing keys (the leader has its workload create
+them once and shares them in an application secret; every unit serves with those, and a unit
+without them does not serve), database URL, public URL, blob store, tracing, then migrations
+(the leader runs `depot migrate` once per server version and database, records it in the peer
+relation, and the other units wait for that record), then the Pebble layer. `collect-status`
+says what is still missing.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from workload import (
     SERVICE,
     ConfigError,
     DatabaseInfo,
+    KeysError,
     S3Info,
+    SigningKeys,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,8 +51,11 @@ DATABASE = "database"
 S3 = "s3"
 DATABASE_NAME = "depot"
 SCHEMA_KEY = "schema"  # peer app data: "<depot version>@<database>" the leader migrated
+KEYS_KEY = "signing-keys"  # peer app data: digest of the keys the leader shared
 MIGRATE_TIMEOUT = 600.0
 ADMIN_TIMEOUT = 120.0
+KEYGEN_TIMEOUT = 600.0  # two RSA 4096 keys: a few seconds, far more on a slow node
+KEYS_SECRET_LABEL = "signing-keys"  # the application secret holding root-key and store-key
 
 
 class DepotCharm(ops.CharmBase):
@@ -58,7 +65,7 @@ class DepotCharm(ops.CharmBase):
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._stored.set_default(migration_error="")
+        self._stored.set_default(migration_error="", keys_error="")
         self._broken: set[int] = set()
         self._version: str | None = None
 
@@ -164,7 +171,9 @@ class DepotCharm(ops.CharmBase):
             return url
         return f"http://{self.app.name}.{self.model.name}.svc.cluster.local:{PORT}"
 
-    def _environment(self, database: DatabaseInfo) -> dict[str, str]:
+    def _environment(
+        self, database: DatabaseInfo, signing_keys: SigningKeys | None = None
+    ) -> dict[str, str]:
         """The server's environment; raises ConfigError for a bad option."""
         return workload.environment(
             tunable_env=workload.tunables(self.config),
@@ -180,7 +189,123 @@ class DepotCharm(ops.CharmBase):
                 "juju_unit": self.unit.name,
             },
             log_filter=str(self.config["log-filter"]).strip(),
+            signing_keys=signing_keys,
         )
+
+    # ---- signing keys ------------------------------------------------------------------------
+
+    def _shared_keys(self) -> SigningKeys | None:
+        """The keys in the application secret, once the leader has created it.
+
+        Raises KeysError when the secret holds something depot could not read.
+        """
+        try:
+            secret = self.model.get_secret(label=KEYS_SECRET_LABEL)
+            # refresh: a unit that is not the owner follows the latest revision
+            content = secret.get_content(refresh=True)
+        except ops.SecretNotFoundError:
+            return None
+        return SigningKeys.from_content(content)
+
+    def _signing_keys(self, container: ops.Container) -> SigningKeys | None:
+        """The keys every unit serves with; the leader creates them if nobody has yet."""
+        try:
+            keys = self._shared_keys()
+        except KeysError as e:
+            self._stored.keys_error = f"the {KEYS_SECRET_LABEL} secret is unusable: {e}"
+            logger.error("%s", self._stored.keys_error)
+            return None
+        if keys is not None:
+            self._stored.keys_error = ""
+            self._announce_keys(keys)
+            return keys
+        if not self.unit.is_leader():
+            self._stored.keys_error = ""
+            logger.info("waiting for the leader to share the signing keys")
+            return None
+        keys = self._create_keys(container)
+        if keys is None:
+            return None
+        self.app.add_secret(
+            keys.content(),
+            label=KEYS_SECRET_LABEL,
+            description="depot's assertion signing keys (root and store), shared by every unit",
+        )
+        self._stored.keys_error = ""
+        logger.info("shared the signing keys (digest %s) with every unit", keys.digest())
+        self._announce_keys(keys)
+        return keys
+
+    def _announce_keys(self, keys: SigningKeys) -> None:
+        """The leader records the keys' digest in the peer relation.
+
+        Creating a secret fires no event on the other units; this change of the peer data
+        does (relation-changed), so they pick the keys up at once rather than at the next
+        update-status.
+        """
+        if not self.unit.is_leader() or (peer := self.model.get_relation(PEER)) is None:
+            return
+        if peer.data[self.app].get(KEYS_KEY) != keys.digest():
+            peer.data[self.app][KEYS_KEY] = keys.digest()
+
+    def _create_keys(self, container: ops.Container) -> SigningKeys | None:
+        """Lets this unit's depot create its keys in the data directory, and reads them back.
+
+        `depot admin export-trust` loads the keys the way `serve` does: it generates them on
+        first use (in depot's own format), and keeps keys already there, so a unit that served
+        with its own keys before the charm shared them hands those on.
+        """
+        logger.info("creating the signing keys")
+        try:
+            container.exec(
+                [BINARY, "admin", "export-trust"],
+                environment={"DEPOT_DATA_DIR": workload.DATA_DIR},
+                user=workload.DAEMON_USER,
+                group=workload.DAEMON_USER,
+                timeout=KEYGEN_TIMEOUT,
+            ).wait_output()
+            root = container.pull(workload.GENERATED_ROOT_KEY).read()
+            store = container.pull(workload.GENERATED_STORE_KEY).read()
+        except ops.pebble.ExecError as e:
+            detail = (e.stderr or "").strip().splitlines()
+            self._stored.keys_error = "cannot create the signing keys: " + (
+                detail[-1] if detail else f"exit status {e.exit_code}"
+            )
+            logger.error("depot admin export-trust failed: %s", e.stderr)
+            return None
+        except (ops.pebble.ChangeError, ops.pebble.APIError, ops.pebble.PathError) as e:
+            self._stored.keys_error = f"cannot create the signing keys: {e}"
+            logger.error("%s", self._stored.keys_error)
+            return None
+        try:
+            return SigningKeys.from_content(
+                {SigningKeys.ROOT_FIELD: root, SigningKeys.STORE_FIELD: store}
+            )
+        except KeysError as e:
+            self._stored.keys_error = f"cannot create the signing keys: {e}"
+            logger.error("%s", self._stored.keys_error)
+            return None
+
+    def _write_keys(self, container: ops.Container, keys: SigningKeys) -> None:
+        """Writes the shared keys where the server's environment points (readable only by
+        the server's user)."""
+        container.make_dir(workload.CONFIG_DIR, make_parents=True)
+        container.make_dir(
+            workload.KEYS_DIR,
+            make_parents=True,
+            permissions=0o700,
+            user_id=workload.DAEMON_UID,
+            group_id=workload.DAEMON_UID,
+        )
+        files = ((workload.ROOT_KEY_PATH, keys.root), (workload.STORE_KEY_PATH, keys.store))
+        for path, key in files:
+            container.push(
+                path,
+                key,
+                permissions=0o600,
+                user_id=workload.DAEMON_UID,
+                group_id=workload.DAEMON_UID,
+            )
 
     # ---- migrations --------------------------------------------------------------------------
 
@@ -253,31 +378,39 @@ class DepotCharm(ops.CharmBase):
             return
         self.unit.set_ports(PORT)
         self._stop_forwarding_to_gone_lokis(container)
-
-        database = self._database()
-        if database is None:
-            self._stop(container, "no database")
-            return
-        try:
-            env = self._environment(database)
-        except ConfigError as e:
-            logger.error("not applying invalid configuration: %s", e)
-            return
-
         container.make_dir(
             workload.DATA_DIR,
             make_parents=True,
             user_id=workload.DAEMON_UID,
             group_id=workload.DAEMON_UID,
         )
+
+        # Before anything else: a unit never serves with keys of its own.
+        keys = self._signing_keys(container)
+        if keys is None:
+            self._stop(container, "no shared signing keys")
+            return
+
+        database = self._database()
+        if database is None:
+            self._stop(container, "no database")
+            return
+        try:
+            env = self._environment(database, keys)
+        except ConfigError as e:
+            logger.error("not applying invalid configuration: %s", e)
+            return
+
         if database.tls_ca:
             container.push(
                 workload.DATABASE_CA_PATH, database.tls_ca, make_dirs=True, permissions=0o644
             )
+        self._write_keys(container, keys)
         if not self._ensure_migrated(container, env, database):
             self._stop(container, "database schema not migrated")
             return
 
+        # New keys change the layer (their digest is in the environment): replan restarts.
         container.add_layer(SERVICE, workload.layer(env), combine=True)
         container.replan()
         if version := self._workload_version(container):
@@ -348,6 +481,9 @@ class DepotCharm(ops.CharmBase):
         if not container.can_connect():
             event.add_status(ops.WaitingStatus("waiting for the depot container"))
             return
+        if (keys_status := self._keys_status()) is not None:
+            event.add_status(keys_status)
+            return
         if database is None:
             return
         if self._stored.migration_error:
@@ -375,10 +511,26 @@ class DepotCharm(ops.CharmBase):
             event.add_status(ops.WaitingStatus("depot is not ready: /readyz is failing"))
         event.add_status(ops.ActiveStatus("read replica" if self.config["replica"] else ""))
 
+    def _keys_status(self) -> ops.StatusBase | None:
+        """What keeps this unit from having the shared signing keys, if anything."""
+        if self._stored.keys_error:
+            return ops.BlockedStatus(str(self._stored.keys_error))
+        try:
+            if self._shared_keys() is not None:
+                return None
+        except KeysError as e:
+            return ops.BlockedStatus(f"the {KEYS_SECRET_LABEL} secret is unusable: {e}")
+        if self.unit.is_leader():
+            return ops.MaintenanceStatus("creating the signing keys")
+        return ops.WaitingStatus("waiting for the leader to share the signing keys")
+
     # ---- actions -----------------------------------------------------------------------------
 
-    def _admin(self, event: ops.ActionEvent, args: list[str]) -> str | None:
-        """Runs `depot admin ARGS` in the workload with the server's configuration."""
+    def _admin(
+        self, event: ops.ActionEvent, args: list[str], *, needs_keys: bool = False
+    ) -> str | None:
+        """Runs `depot admin ARGS` in the workload with the server's configuration (and its
+        signing keys, once shared; `needs_keys`: not before)."""
         container = self.unit.get_container(CONTAINER)
         if not container.can_connect():
             event.fail("the depot container is not reachable yet")
@@ -391,10 +543,21 @@ class DepotCharm(ops.CharmBase):
             event.fail("the database has not been migrated yet; wait for the units to be active")
             return None
         try:
-            env = self._environment(database)
+            keys = self._shared_keys()
+        except KeysError as e:
+            logger.error("the %s secret is unusable: %s", KEYS_SECRET_LABEL, e)
+            keys = None
+        if keys is None and needs_keys:
+            # depot would generate keys of its own on this unit: not what devices should trust
+            event.fail("the signing keys are not shared yet; wait for the units to be active")
+            return None
+        try:
+            env = self._environment(database, keys)
         except ConfigError as e:
             event.fail(f"invalid config: {e}")
             return None
+        if keys is not None:
+            self._write_keys(container, keys)  # the files are gone if the pod restarted
         try:
             out, _ = container.exec(
                 [BINARY, "admin", *args], environment=env, timeout=ADMIN_TIMEOUT
@@ -428,7 +591,7 @@ class DepotCharm(ops.CharmBase):
             event.set_results({"token": out})
 
     def _on_export_trust(self, event: ops.ActionEvent) -> None:
-        if (out := self._admin(event, ["export-trust"])) is not None:
+        if (out := self._admin(event, ["export-trust"], needs_keys=True)) is not None:
             event.set_results({"assertions": out})
 
 

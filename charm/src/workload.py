@@ -7,6 +7,7 @@ data) to depot's configuration keys can be read, and tested, in one place.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,18 @@ STORAGE_MOUNT = "/var/lib/depot"
 DATA_DIR = f"{STORAGE_MOUNT}/data"
 CONFIG_DIR = "/etc/depot"
 DATABASE_CA_PATH = f"{CONFIG_DIR}/postgresql-ca.pem"
+# The signing keys every unit serves with, written from the application's Juju secret. On the
+# container's own filesystem, not the storage: the secret is the copy that lasts.
+KEYS_DIR = f"{CONFIG_DIR}/keys"
+ROOT_KEY_PATH = f"{KEYS_DIR}/root.asc"
+STORE_KEY_PATH = f"{KEYS_DIR}/store.asc"
+# Where depot generates its own keys when no key file is configured (`{data_dir}/keys/`): the
+# leader lets `depot admin export-trust` create them there once, then shares them.
+GENERATED_ROOT_KEY = f"{DATA_DIR}/keys/root.asc"
+GENERATED_STORE_KEY = f"{DATA_DIR}/keys/store.asc"
+# Not a depot key (depot reads only the DEPOT_* variables it knows): a digest of the key files,
+# so that new keys change the Pebble layer and `replan` restarts the server.
+KEYS_DIGEST_ENV = "CHARM_SIGNING_KEYS_DIGEST"
 DAEMON_USER = "_daemon_"
 DAEMON_UID = 584792  # rockcraft's shared _daemon_ user and group
 
@@ -46,7 +59,8 @@ class Option:
 
 
 # Every tunable the charm passes through. The keys the charm owns itself (listen, data_dir,
-# database_url, public_url, migrate_on_start, the blob store) are set in `environment()`.
+# database_url, public_url, migrate_on_start, the blob store, the signing key files) are set in
+# `environment()`.
 PASSTHROUGH_OPTIONS: tuple[Option, ...] = (
     Option("max-upload-size", "max_upload_size", minimum=1),
     Option("log-format", "log_format"),
@@ -74,13 +88,16 @@ CHARM_OWNED_KEYS = frozenset(
         "s3_region",
         "s3_access_key",
         "s3_secret_key",
-        # Left at depot's defaults on purpose: the scrape job reads /metrics on the main port,
-        # and the signing keys live in the workload's data directory (the export-trust action
-        # prints the authority). Giving every unit the same keys is still to do.
-        "metrics_listen",
-        "authority_id",
+        # The signing keys: the leader creates them once and shares them in an application
+        # secret; every unit writes them to ROOT_KEY_PATH and STORE_KEY_PATH.
         "root_key_file",
         "store_key_file",
+        # Left at depot's defaults on purpose: the scrape job reads /metrics on the main port,
+        # and the authority is depot's own ("depot", its assertions signed with the shared
+        # root key; the export-trust action prints them). Bringing another authority's keys
+        # or assertions is not supported by the charm.
+        "metrics_listen",
+        "authority_id",
         "authority_assertions_file",
     }
 )
@@ -173,6 +190,56 @@ class S3Info:
         )
 
 
+ARMORED_PRIVATE_KEY = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
+
+
+class KeysError(ValueError):
+    """Signing keys that are missing or not in the format depot reads."""
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class SigningKeys:
+    """depot's root and store keys (ASCII-armored OpenPGP private key blocks), as the leader
+    shares them in the application's secret. Never printed: `repr` shows only a digest."""
+
+    root: str
+    store: str
+
+    ROOT_FIELD = "root-key"
+    STORE_FIELD = "store-key"
+
+    def __repr__(self) -> str:
+        return f"SigningKeys(digest={self.digest()})"
+
+    def digest(self) -> str:
+        """A short fingerprint of both keys (SHA-256), safe to show."""
+        h = hashlib.sha256()
+        for part in (self.root, self.store):
+            data = part.encode()
+            h.update(len(data).to_bytes(8, "big"))
+            h.update(data)
+        return h.hexdigest()[:16]
+
+    def content(self) -> dict[str, str]:
+        """The secret's content."""
+        return {self.ROOT_FIELD: self.root, self.STORE_FIELD: self.store}
+
+    @classmethod
+    def from_content(cls, content: Mapping[str, str]) -> SigningKeys:
+        """The keys of a secret's (or pulled files') content; raises KeysError if either
+        key is missing or is not an armored private key block (the message names no key
+        material)."""
+        keys = {}
+        for field in (cls.ROOT_FIELD, cls.STORE_FIELD):
+            value = str(content.get(field) or "")
+            if ARMORED_PRIVATE_KEY not in value:
+                raise KeysError(f"{field} is not an ASCII-armored OpenPGP private key block")
+            keys[field] = value
+        if keys[cls.ROOT_FIELD].strip() == keys[cls.STORE_FIELD].strip():
+            raise KeysError("root-key and store-key are the same key")
+        return cls(root=keys[cls.ROOT_FIELD], store=keys[cls.STORE_FIELD])
+
+
 def environment(
     *,
     tunable_env: Mapping[str, str],
@@ -183,8 +250,13 @@ def environment(
     service_name: str,
     juju_topology: Mapping[str, str],
     log_filter: str,
+    signing_keys: SigningKeys | None = None,
 ) -> dict[str, str]:
-    """The complete environment of `depot serve` (and of the admin commands the charm runs)."""
+    """The complete environment of `depot serve` (and of the admin commands the charm runs).
+
+    With `signing_keys`, depot reads its keys from the files the charm writes (ROOT_KEY_PATH,
+    STORE_KEY_PATH) instead of generating its own into the data directory.
+    """
     env = dict(tunable_env)
     env.update(
         {
@@ -207,6 +279,10 @@ def environment(
             env["DEPOT_S3_ENDPOINT"] = s3.endpoint
         if s3.region:
             env["DEPOT_S3_REGION"] = s3.region
+    if signing_keys is not None:
+        env["DEPOT_ROOT_KEY_FILE"] = ROOT_KEY_PATH
+        env["DEPOT_STORE_KEY_FILE"] = STORE_KEY_PATH
+        env[KEYS_DIGEST_ENV] = signing_keys.digest()
     if tracing_endpoint:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = tracing_endpoint
         env["OTEL_SERVICE_NAME"] = service_name

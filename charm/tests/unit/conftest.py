@@ -15,6 +15,16 @@ DEPOT = "/usr/local/bin/depot"
 VERSION = "0.3.1"
 DB_ENDPOINTS = "postgresql-k8s-primary.db.svc.cluster.local:5432"
 DB_PASSWORD = "pa55/word?&"
+KEYS_LABEL = "signing-keys"
+
+
+def armored(body: str) -> str:
+    """A stand-in for an ASCII-armored OpenPGP private key block (the charm never parses one)."""
+    return f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{body}\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----\n"
+
+
+ROOT_KEY = armored("xcZYBGf0root" + "R00tK3yM4t3r14l" * 20)
+STORE_KEY = armored("xcZYBGf0store" + "St0r3K3yM4t3r14l" * 20)
 
 
 @pytest.fixture
@@ -58,6 +68,13 @@ def peer(schema: str | None = None) -> testing.PeerRelation:
     return testing.PeerRelation("depot-peers", local_app_data=data)
 
 
+def keys_secret(root: str = ROOT_KEY, store: str = STORE_KEY, **kwargs: Any) -> testing.Secret:
+    """The application secret in which the leader shares the signing keys."""
+    return testing.Secret(
+        {"root-key": root, "store-key": store}, owner="app", label=KEYS_LABEL, **kwargs
+    )
+
+
 def migrated(version: str = VERSION, endpoints: str = DB_ENDPOINTS) -> str:
     return f"{version}@{endpoints}/depot"
 
@@ -68,14 +85,18 @@ def state(
     relations: tuple[testing.RelationBase, ...] = (),
     containers: tuple[testing.Container, ...] | None = None,
     config: dict[str, Any] | None = None,
+    keys: bool = True,
+    secrets: tuple[testing.Secret, ...] | set[testing.Secret] = (),
     **kwargs: Any,
 ) -> testing.State:
+    """keys: the leader has already shared the signing keys (the application secret exists)."""
     return testing.State(
         leader=leader,
         relations=set(relations),
         containers=set(containers if containers is not None else (container(),)),
         config=config or {},
         storages={testing.Storage("data")},
+        secrets={*secrets, *((keys_secret(),) if keys else ())},
         **kwargs,
     )
 

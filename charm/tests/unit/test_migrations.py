@@ -89,6 +89,7 @@ def test_non_leader_starts_when_the_leader_records_the_migration(ctx):
             containers=waiting.containers,
             storages=waiting.storages,
             stored_states=waiting.stored_states,
+            secrets=waiting.secrets,
         ),
     )
     assert planned(out)
@@ -114,6 +115,7 @@ def test_a_failed_migration_blocks_with_the_error_and_is_retried(ctx):
             containers={container()},
             storages=out.storages,
             stored_states=out.stored_states,
+            secrets=out.secrets,
         ),
     )
     assert schema_of(retried) == migrated()

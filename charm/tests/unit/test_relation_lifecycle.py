@@ -99,6 +99,7 @@ def test_a_new_loki_after_the_old_one_left_gets_the_logs(ctx):
             containers=out.containers,
             storages=out.storages,
             stored_states=out.stored_states,
+            secrets=out.secrets,
         ),
     )
     assert out.get_container("depot").plan.log_targets["loki/0"].services == ["all"]
