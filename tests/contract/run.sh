@@ -46,7 +46,8 @@ for tool in curl mksquashfs zip; do
 done
 
 if [ -z "${DEPOT_BIN:-}" ]; then
-  cargo build --locked -p depot --bin depot
+  # --tests: the binary with the features the test build unified, so neither rebuilds the other
+  cargo build --locked -p depot --tests
   DEPOT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/depot
 fi
 

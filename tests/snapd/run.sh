@@ -23,7 +23,8 @@ for tool in "$SNAP_BIN" mksquashfs curl python3; do
   command -v "$tool" >/dev/null || { echo "snapd e2e: $tool is missing; run 'make deps'" >&2; exit 1; }
 done
 if [ -z "${DEPOT_BIN:-}" ]; then
-  cargo build --locked -p depot --bin depot
+  # --tests: the binary with the features the test build unified, so neither rebuilds the other
+  cargo build --locked -p depot --tests
   DEPOT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/depot
 fi
 
