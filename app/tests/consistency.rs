@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use common::app::{Backend, Options, TestApp, TestDb, error_code, repo_root};
 use common::fixtures;
 use depot::domain::Namespace;
+use http_body_util::BodyExt;
 use serde_json::json;
 
 fn snap_yaml(name: &str, version: &str) -> String {
@@ -174,10 +175,133 @@ async fn cold_start_matches(backend: Backend) {
     }
 }
 
+/// Runs one statement straight on the test database, behind depot's back.
+async fn execute_raw(db: &TestDb, sql: &str) {
+    use sqlx::Connection;
+    if db.url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// A change the follower cannot load (a row it cannot decode) leaves the catalog on its last
+/// snapshot: reads go on, `/readyz` says the catalog is not following and why, the error
+/// counter moves; once the row is repaired the follower catches up by itself.
+async fn a_change_that_cannot_be_loaded_shows_in_readiness(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = app.account("breaker", &[]).await;
+    app.post("/v1/snap", Some(&token), json!({"name": "fragile-snap"}))
+        .await;
+    let snap = fixtures::build_snap(dir.path(), &snap_yaml("fragile-snap", "1"));
+    app.push("snap", "fragile-snap", &snap, &token).await;
+    app.post(
+        "/v1/snap/fragile-snap/releases",
+        Some(&token),
+        json!([{"channel": "stable", "revision": 1}]),
+    )
+    .await;
+    let (_, ready) = app.get("/readyz", None).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["follower"]["status"], "following", "{ready}");
+
+    execute_raw(&app.db, "UPDATE releases SET risk = 'sideways'").await;
+    let id = app
+        .store()
+        .package_id(Namespace::Snap, "fragile-snap")
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, seq) = app
+        .store()
+        .create_tracks(
+            &id,
+            vec![depot::store::NewTrack {
+                name: "2.0".into(),
+                version_pattern: None,
+                automatic_phasing_percentage: None,
+            }],
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let ready = loop {
+        let (_, ready) = app.get("/readyz", None).await;
+        if ready["follower"]["status"] == "failing" {
+            break ready;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{ready}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["database"], "ok", "{ready}");
+    assert!(
+        ready["follower"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("sideways"),
+        "{ready}"
+    );
+    assert!(
+        ready["message"].as_str().unwrap().contains("stale"),
+        "{ready}"
+    );
+    assert!(app.state.catalog.seq() < seq);
+    let (status, info) = app.get("/v2/snaps/info/fragile-snap", None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "reads go on from the snapshot: {info}"
+    );
+    let metrics = String::from_utf8(
+        app.raw(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec(),
+    )
+    .unwrap();
+    let errors: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("depot_change_follower_errors_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(errors >= 1.0, "{errors}");
+
+    execute_raw(&app.db, "UPDATE releases SET risk = 'stable'").await;
+    assert!(
+        app.state
+            .catalog
+            .wait_for(seq, Duration::from_secs(10))
+            .await
+    );
+    let (_, ready) = app.get("/readyz", None).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert!(ready["follower"].get("error").is_none(), "{ready}");
+}
+
 both_backends!(
     concurrent_pushes_and_releases,
     second_process_follows,
-    cold_start_matches
+    cold_start_matches,
+    a_change_that_cannot_be_loaded_shows_in_readiness
 );
 
 /// Info and downloads keep answering with PostgreSQL stopped; a release made before the stop

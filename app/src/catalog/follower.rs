@@ -77,6 +77,7 @@ pub async fn run_follower(
         }
         match result {
             Ok(n) => {
+                handle.set_follower_error(None);
                 if failing {
                     tracing::info!(seq = handle.seq(), "change follower reconnected");
                     failing = false;
@@ -87,6 +88,7 @@ pub async fn run_follower(
             }
             Err(err) => {
                 metrics.follower_errors.inc();
+                handle.set_follower_error(Some(err.to_string()));
                 if !failing {
                     tracing::warn!(%err, seq = handle.seq(), "change follower cannot read the database; serving the last snapshot");
                     failing = true;

@@ -113,6 +113,8 @@ pub struct CatalogHandle {
     pub search: crate::search::SearchIndex,
     applied: watch::Sender<Seq>,
     nudge: Notify,
+    /// Why the follower's last attempt to catch up failed; `None` while it keeps up.
+    follower_error: std::sync::Mutex<Option<String>>,
 }
 
 impl CatalogHandle {
@@ -130,6 +132,7 @@ impl CatalogHandle {
             current: ArcSwap::from_pointee(catalog),
             applied,
             nudge: Notify::new(),
+            follower_error: std::sync::Mutex::new(None),
         }
     }
 
@@ -154,6 +157,21 @@ impl CatalogHandle {
         let seq = catalog.seq();
         self.current.store(Arc::new(catalog));
         self.applied.send_replace(seq);
+    }
+
+    /// Why the change follower cannot keep the catalog up to date, if it cannot.
+    pub fn follower_error(&self) -> Option<String> {
+        self.follower_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_follower_error(&self, error: Option<String>) {
+        *self
+            .follower_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = error;
     }
 
     /// Asks the follower to look for changes now.

@@ -12,7 +12,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::Json;
 use super::schema::ErrorBody;
-use super::schema::{CatalogStatus, DatabaseStatus, Health, Readiness, ReadyStatus};
+use super::schema::{
+    CatalogStatus, DatabaseStatus, FollowerStatus, Health, Readiness, ReadyStatus,
+};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -112,8 +114,16 @@ async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
     let catalog = app.catalog.snapshot();
     let database = tokio::time::timeout(std::time::Duration::from_secs(2), app.store.ping()).await;
     let database_ok = matches!(database, Ok(Ok(())));
+    let follower_error = app.catalog.follower_error();
+    let message = match (database_ok, &follower_error) {
+        (false, _) => "the database is unreachable: reads are served from the in-memory catalog in degraded mode; writes fail until it is back".to_string(),
+        (true, Some(err)) => format!(
+            "the catalog is not following the change log ({err}): reads are served from a snapshot that may be stale; check the logs and depot_change_follower_errors_total"
+        ),
+        (true, None) => "serving reads and writes".to_string(),
+    };
     Json(Readiness {
-        status: if database_ok {
+        status: if database_ok && follower_error.is_none() {
             ReadyStatus::Ready
         } else {
             ReadyStatus::Degraded
@@ -127,11 +137,15 @@ async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
             packages: catalog.len() as u64,
             seq: catalog.seq(),
         },
-        message: if database_ok {
-            "serving reads and writes"
-        } else {
-            "the database is unreachable: reads are served from the in-memory catalog in degraded mode; writes fail until it is back"
+        follower: FollowerStatus {
+            status: if follower_error.is_some() {
+                "failing"
+            } else {
+                "following"
+            },
+            error: follower_error,
         },
+        message,
     })
 }
 

@@ -1145,7 +1145,20 @@ pub struct Readiness {
     pub status: ReadyStatus,
     pub database: DatabaseStatus,
     pub catalog: CatalogStatus,
-    pub message: &'static str,
+    /// Whether this process keeps its catalog up to date with the change log.
+    pub follower: FollowerStatus,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowerStatus {
+    /// `following`, or `failing` when the last attempt to read the change log failed (reads
+    /// are served from a snapshot that may be stale).
+    pub status: &'static str,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -1153,7 +1166,8 @@ pub struct Readiness {
 pub enum ReadyStatus {
     /// Serving reads and writes.
     Ready,
-    /// The database is unreachable: reads are served from the catalog, writes fail.
+    /// The database is unreachable (reads are served from the catalog, writes fail), or the
+    /// catalog is not following the change log (reads may be stale).
     Degraded,
 }
 
