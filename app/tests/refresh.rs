@@ -251,8 +251,22 @@ impl Fixture {
         address: Option<std::net::SocketAddr>,
         installed: u32,
     ) -> u32 {
+        self.progressive_answer_with(
+            session,
+            address,
+            self.installed(installed, "latest/stable", zero()),
+        )
+        .await
+    }
+
+    async fn progressive_answer_with(
+        &self,
+        session: Option<&str>,
+        address: Option<std::net::SocketAddr>,
+        context: Value,
+    ) -> u32 {
         let body = json!({
-            "context": self.installed(installed, "latest/stable", zero()),
+            "context": context,
             "actions": self.refresh_action(),
             "fields": ["revision"],
         });
@@ -713,6 +727,39 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
     assert!(
         (400..=600).contains(&by_address),
         "{by_address} of 2,000 addresses got the 25% release"
+    );
+    // A cohort: its devices share one answer, whatever device they are.
+    let (status, body) = f
+        .app
+        .post(
+            "/v2/cohorts",
+            None,
+            json!({"snaps": ["hello-refresh", "no-such-snap"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys = body["cohort-keys"].as_object().unwrap();
+    assert_eq!(keys.len(), 1, "{body}");
+    let cohort = keys["hello-refresh"].as_str().unwrap().to_string();
+    let mut in_cohort = std::collections::HashSet::new();
+    for device in 0..200 {
+        let session = format!("Macaroon root=\"cohort-member-{device}\"");
+        let mut context = f.installed(r1, "latest/stable", zero());
+        context[0]["cohort-key"] = json!(cohort);
+        in_cohort.insert(
+            f.progressive_answer_with(Some(&session), None, context)
+                .await,
+        );
+    }
+    assert_eq!(
+        in_cohort.len(),
+        1,
+        "every member of the cohort gets the same revision"
+    );
+    let (status, body) = f.app.post("/v2/cohorts", None, json!({"snaps": []})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid-request")
     );
     // Completing the release (no percentage) reaches everyone.
     f.release(json!([{"channel": "stable", "revision": r2}]))

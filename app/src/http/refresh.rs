@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -31,7 +31,9 @@ use crate::domain::{Channel, Epoch, Namespace, Risk};
 use crate::store::{PackageState, Release, Revision};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(refresh))
+    OpenApiRouter::new()
+        .routes(routes!(refresh))
+        .routes(routes!(create_cohorts))
 }
 
 /// At most this many context entries and actions per request.
@@ -41,7 +43,7 @@ pub const MAX_ITEMS: usize = 1000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 #[schema(rename_all = "kebab-case")]
-// Some fields are accepted as snapd sends them and not used (cohorts, validation sets).
+// Some fields are accepted as snapd sends them and not used (validation sets).
 #[allow(dead_code)]
 pub struct ContextItem {
     #[schema(example = "mVyGrEwiqSi5PugCwyH7WgpoQLemtTd6")]
@@ -96,7 +98,7 @@ pub enum ActionKind {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 #[schema(rename_all = "kebab-case")]
-// Some fields are accepted as snapd sends them and not used (cohorts, validation sets).
+// Some fields are accepted as snapd sends them and not used (validation sets).
 #[allow(dead_code)]
 pub struct Action {
     pub action: ActionKind,
@@ -149,7 +151,7 @@ pub struct Action {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 #[schema(rename_all = "kebab-case")]
-// Some fields are accepted as snapd sends them and not used (cohorts, validation sets).
+// Some fields are accepted as snapd sends them and not used (validation sets).
 #[allow(dead_code)]
 pub struct RefreshRequest {
     /// The installed snaps; may be empty for `install` and `download`.
@@ -347,6 +349,7 @@ impl Ctx<'_> {
         state: &'s PackageState,
         channel: &str,
         instance_key: &str,
+        cohort: Option<&str>,
     ) -> Result<(Resolved<'s>, Option<Channel>), Value> {
         let default_track = state.package.default_track.as_str();
         let parsed = Channel::parse_with_default_track(channel, default_track).map_err(|e| {
@@ -358,7 +361,12 @@ impl Ctx<'_> {
         })?;
         let redirect = (!names_track(channel) && default_track != "latest").then(|| parsed.clone());
         let accepts = |p: &str| self.device.accepts(p);
-        let device_key = self.device.progressive_key(instance_key);
+        // A cohort's devices share one answer, progressive releases included (`snap refresh
+        // --cohort`): the cohort key stands in for the device.
+        let device_key = match cohort {
+            Some(cohort) => format!("cohort\u{0}{cohort}"),
+            None => self.device.progressive_key(instance_key),
+        };
         match resolve_device(state, &parsed, &accepts, &device_key, self.now) {
             Some(resolved) => Ok((resolved, redirect)),
             None => Err(action_error(
@@ -428,7 +436,12 @@ impl Ctx<'_> {
             return result;
         }
         let channel = action.channel.as_deref().unwrap_or("stable");
-        match self.resolve_channel(state, channel, &action.instance_key) {
+        match self.resolve_channel(
+            state,
+            channel,
+            &action.instance_key,
+            action.cohort_key.as_deref(),
+        ) {
             Ok((resolved, redirect)) => match self.find_revision(state, resolved.revision) {
                 Some(revision) => {
                     result["effective-channel"] = json!(resolved.channel.full());
@@ -546,15 +559,22 @@ impl Ctx<'_> {
             .as_deref()
             .or(installed.tracking_channel.as_deref())
             .unwrap_or("stable");
-        let (resolved, redirect) =
-            match self.resolve_channel(state, channel, &installed.instance_key) {
-                Ok(found) => found,
-                Err(error) => {
-                    result["result"] = json!("error");
-                    result["error"] = error;
-                    return Some(result);
-                }
-            };
+        let (resolved, redirect) = match self.resolve_channel(
+            state,
+            channel,
+            &installed.instance_key,
+            action
+                .cohort_key
+                .as_deref()
+                .or(installed.cohort_key.as_deref()),
+        ) {
+            Ok(found) => found,
+            Err(error) => {
+                result["result"] = json!("error");
+                result["error"] = error;
+                return Some(result);
+            }
+        };
         result["effective-channel"] = json!(resolved.channel.full());
         if let Some(redirect) = redirect {
             result["redirect-channel"] = json!(redirect.full());
@@ -870,4 +890,68 @@ mod tests {
         assert!(names_track("2.0/stable"));
         assert!(names_track("latest"));
     }
+}
+
+/// `POST /v2/cohorts`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CohortsRequest {
+    /// Snap names.
+    #[schema(example = json!(["hello-depot"]))]
+    pub snaps: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CohortsResponse {
+    /// A new cohort key for each public snap named.
+    #[serde(rename = "cohort-keys")]
+    pub cohort_keys: std::collections::BTreeMap<String, String>,
+}
+
+/// Creates cohort keys (`snap create-cohort`): devices that refresh a snap with the same
+/// cohort key get the same revision, also while a progressive release is under way. Names
+/// that are not public snaps are left out of the answer.
+#[utoipa::path(
+    post,
+    path = "/v2/cohorts",
+    tag = "snap-store",
+    operation_id = "create-cohorts",
+    request_body(content = CohortsRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A cohort key per snap. Content type exactly `application/json`.", body = CohortsResponse),
+        (status = 400, description = "`invalid-request`: no snaps, or more than 1,000; `invalid-json`: the body is not JSON.", body = ErrorBody),
+        (status = 413, description = "`body-too-large`.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: not of the documented shape.", body = ErrorBody),
+    ),
+)]
+async fn create_cohorts(
+    State(app): State<AppState>,
+    Json(request): Json<CohortsRequest>,
+) -> ApiResult<axum::Json<CohortsResponse>> {
+    if request.snaps.is_empty() || request.snaps.len() > MAX_ITEMS {
+        return Err(ApiError::bad_request(
+            "invalid-request",
+            format!("name 1 to {MAX_ITEMS} snaps"),
+        ));
+    }
+    let catalog = app.catalog.snapshot();
+    let cohort_keys = request
+        .snaps
+        .into_iter()
+        .filter(|name| {
+            catalog
+                .get(crate::domain::Namespace::Snap, name)
+                .is_some_and(|s| !s.package.private)
+        })
+        .map(|name| {
+            let key = format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            (name, key)
+        })
+        .collect();
+    Ok(axum::Json(CohortsResponse { cohort_keys }))
 }
