@@ -770,6 +770,49 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
     assert_eq!(revision_of(&results[0]), i64::from(r2));
 }
 
+/// `GET /v2/snaps/info/{name}` as `snap info` asks: only the fields named, per architecture
+/// (parameter or header), and not found on an architecture with nothing released.
+async fn info_selects_fields_and_architectures(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push("1.0", "0").await;
+    f.release(json!([{"channel": "stable", "revision": r1}, {"channel": "edge", "revision": r1}]))
+        .await;
+    let (status, body) = f
+        .app
+        .get(
+            "/v2/snaps/info/hello-refresh?fields=title,version,revision",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["snap"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["title"],
+        "{body}"
+    );
+    let map = body["channel-map"].as_array().unwrap();
+    assert_eq!(map.len(), 4, "stable, candidate, beta, edge: {body}");
+    for entry in map {
+        let mut keys: Vec<&String> = entry.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, vec!["channel", "revision", "version"], "{entry}");
+        assert_eq!(entry["channel"]["architecture"], "amd64", "{entry}");
+    }
+    for query in ["?architecture=arm64", ""] {
+        let request = axum::http::Request::get(format!("/v2/snaps/info/hello-refresh{query}"))
+            .header("snap-device-architecture", "arm64")
+            .body(Body::empty())
+            .unwrap();
+        let response = f.app.raw(request).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{query}");
+    }
+    let (status, _) = f
+        .app
+        .get("/v2/snaps/info/hello-refresh?architecture=amd64", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 async fn malformed_requests_are_refused(backend: Backend) {
     let f = Fixture::new(backend).await;
     let cases = [
@@ -882,5 +925,6 @@ both_backends!(
     the_default_track_redirects,
     progressive_releases_reach_their_percentage,
     malformed_requests_are_refused,
+    info_selects_fields_and_architectures,
     categories_list_what_public_snaps_use,
 );
