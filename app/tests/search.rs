@@ -250,6 +250,21 @@ async fn snap_find_filters(backend: Backend) {
         find("q=video&confinement=strict,classic").await,
         vec!["video-cutter", "video-edge"]
     );
+    // An Ubuntu Core device (`Snap-Classic: false`) is not offered classic snaps, unless it
+    // asks for a confinement itself.
+    for (query, expected) in [
+        ("q=video", vec!["video-edge"]),
+        ("q=video&confinement=classic", vec!["video-cutter"]),
+    ] {
+        let request = axum::http::Request::get(format!("/v2/snaps/find?{query}"))
+            .header("snap-classic", "false")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = f.app.raw(request).await;
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(names(&body), expected, "{query}");
+    }
     // The shown release follows the asked channel: edge falls back to stable.
     let (_, body) = f
         .app

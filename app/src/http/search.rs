@@ -180,6 +180,7 @@ pub struct SnapFindResponse {
     params(
         SnapFindQuery,
         ("snap-device-architecture" = Option<String>, Header, nullable = false, description = "Same as `architecture`, used when the query parameter is absent."),
+        ("snap-classic" = Option<String>, Header, nullable = false, description = "`false` (a device that is not a classic system, e.g. Ubuntu Core): classic snaps are left out unless `confinement` is given."),
     ),
     responses(
         (status = 200, description = "The matching snaps, best first (at most 100). Content type exactly `application/json`.", body = SnapFindResponse),
@@ -232,6 +233,12 @@ async fn snaps_find(
             .filter(|c| !c.is_empty())
             .map(str::to_string)
             .collect();
+    } else if headers
+        .get("snap-classic")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"false"))
+    {
+        // A device that is not a classic system (Ubuntu Core) cannot install classic snaps.
+        search.confinements = vec!["strict".into(), "devmode".into()];
     }
     let requested: Vec<&str> = match &query.fields {
         Some(f) => f
