@@ -2,9 +2,10 @@
 """Kubernetes charm for depot, a self-hostable store for snaps and charms.
 
 One holistic handler, `_reconcile`, runs on every event that can change what the server
-needs, and brings the workload in line: the signing keys (the leader has its workload create
-them once and shares them in an application secret; every unit serves with those, and a unit
-without them does not serve), database URL, public URL, blob store, tracing, then migrations
+needs, and brings the workload in line: the signing keys (those of the user secret the
+`signing-keys-secret` option names, or else the leader has its workload create them once and
+shares them in an application secret; every unit serves with those, and a unit without them
+does not serve), database URL, public URL, blob store, tracing, then migrations
 (the leader runs `depot migrate` once per server version and database, records it in the peer
 relation, and the other units wait for that record), then the Pebble layer. `collect-status`
 says what is still missing.
@@ -56,6 +57,7 @@ MIGRATE_TIMEOUT = 600.0
 ADMIN_TIMEOUT = 120.0
 KEYGEN_TIMEOUT = 600.0  # two RSA 4096 keys: a few seconds, far more on a slow node
 KEYS_SECRET_LABEL = "signing-keys"  # the application secret holding root-key and store-key
+KEYS_OPTION = "signing-keys-secret"  # config: a user secret with the keys to use instead
 
 
 class DepotCharm(ops.CharmBase):
@@ -194,25 +196,56 @@ class DepotCharm(ops.CharmBase):
 
     # ---- signing keys ------------------------------------------------------------------------
 
-    def _shared_keys(self) -> SigningKeys | None:
-        """The keys in the application secret, once the leader has created it.
+    def _keys_option(self) -> str | None:
+        """The user secret `signing-keys-secret` names, if it is set."""
+        return str(self.config.get(KEYS_OPTION) or "").strip() or None
 
-        Raises KeysError when the secret holds something depot could not read.
+    def _user_keys(self, secret_id: str) -> SigningKeys:
+        """The keys of the operator's user secret; raises KeysError with what to do."""
+        try:
+            # no label: a label would be this application's name for the secret, and
+            # "signing-keys" is the application secret's
+            content = self.model.get_secret(id=secret_id).get_content(refresh=True)
+        except ops.ModelError as e:  # SecretNotFoundError too: Juju says "not found" or
+            # "permission denied" for a secret the application was not granted
+            logger.error("cannot read the %s secret %s: %s", KEYS_OPTION, secret_id, e)
+            raise KeysError(
+                f"{KEYS_OPTION} {secret_id} is not granted or does not exist: "
+                f"juju grant-secret {secret_id} {self.app.name}"
+            ) from None
+        try:
+            return SigningKeys.from_user_content(content)
+        except KeysError as e:
+            raise KeysError(f"{KEYS_OPTION} {secret_id} is unusable: {e}") from None
+
+    def _shared_keys(self) -> SigningKeys | None:
+        """The keys every unit serves with: the operator's user secret's when
+        `signing-keys-secret` is set, else the application secret's, once the leader has
+        created it.
+
+        Raises KeysError (with a message fit for the status) when the secret cannot be read,
+        or holds something depot could not use.
         """
+        if (secret_id := self._keys_option()) is not None:
+            return self._user_keys(secret_id)
         try:
             secret = self.model.get_secret(label=KEYS_SECRET_LABEL)
             # refresh: a unit that is not the owner follows the latest revision
             content = secret.get_content(refresh=True)
         except ops.SecretNotFoundError:
             return None
-        return SigningKeys.from_content(content)
+        try:
+            return SigningKeys.from_content(content)
+        except KeysError as e:
+            raise KeysError(f"the {KEYS_SECRET_LABEL} secret is unusable: {e}") from None
 
     def _signing_keys(self, container: ops.Container) -> SigningKeys | None:
-        """The keys every unit serves with; the leader creates them if nobody has yet."""
+        """The keys every unit serves with; the leader creates them if nobody has yet (and
+        the operator brings none)."""
         try:
             keys = self._shared_keys()
         except KeysError as e:
-            self._stored.keys_error = f"the {KEYS_SECRET_LABEL} secret is unusable: {e}"
+            self._stored.keys_error = str(e)
             logger.error("%s", self._stored.keys_error)
             return None
         if keys is not None:
@@ -287,8 +320,9 @@ class DepotCharm(ops.CharmBase):
             return None
 
     def _write_keys(self, container: ops.Container, keys: SigningKeys) -> None:
-        """Writes the shared keys where the server's environment points (readable only by
-        the server's user)."""
+        """Writes the shared keys (and the authority's assertions, if brought) where the
+        server's environment points, readable only by the server's user; removes a file the
+        keys no longer have (a root key that now stays offline)."""
         container.make_dir(workload.CONFIG_DIR, make_parents=True)
         container.make_dir(
             workload.KEYS_DIR,
@@ -297,11 +331,19 @@ class DepotCharm(ops.CharmBase):
             user_id=workload.DAEMON_UID,
             group_id=workload.DAEMON_UID,
         )
-        files = ((workload.ROOT_KEY_PATH, keys.root), (workload.STORE_KEY_PATH, keys.store))
-        for path, key in files:
+        files = (
+            (workload.ROOT_KEY_PATH, keys.root),
+            (workload.STORE_KEY_PATH, keys.store),
+            (workload.AUTHORITY_ASSERTIONS_PATH, keys.assertions),
+        )
+        for path, content in files:
+            if content is None:
+                if container.exists(path):
+                    container.remove_path(path)
+                continue
             container.push(
                 path,
-                key,
+                content,
                 permissions=0o600,
                 user_id=workload.DAEMON_UID,
                 group_id=workload.DAEMON_UID,
@@ -519,7 +561,7 @@ class DepotCharm(ops.CharmBase):
             if self._shared_keys() is not None:
                 return None
         except KeysError as e:
-            return ops.BlockedStatus(f"the {KEYS_SECRET_LABEL} secret is unusable: {e}")
+            return ops.BlockedStatus(str(e))
         if self.unit.is_leader():
             return ops.MaintenanceStatus("creating the signing keys")
         return ops.WaitingStatus("waiting for the leader to share the signing keys")
@@ -545,7 +587,10 @@ class DepotCharm(ops.CharmBase):
         try:
             keys = self._shared_keys()
         except KeysError as e:
-            logger.error("the %s secret is unusable: %s", KEYS_SECRET_LABEL, e)
+            logger.error("%s", e)
+            if needs_keys:
+                event.fail(str(e))
+                return None
             keys = None
         if keys is None and needs_keys:
             # depot would generate keys of its own on this unit: not what devices should trust

@@ -35,6 +35,10 @@ replicas = {
   }
 }
 
+# A user secret with this name and the same keys in every region's model (juju add-secret):
+# every region's depot signs as one authority.
+signing_keys_secret = "depot-signing-keys"
+
 depot = {
   channel = "latest/edge"
   config = {

@@ -13,6 +13,8 @@ module "primary" {
   cos_offers        = var.cos_offers
   traefik           = var.traefik
 
+  signing_keys_secret = var.signing_keys_secret
+
   depot = {
     channel   = var.depot.channel
     revision  = var.depot.revision
@@ -40,6 +42,8 @@ module "replica" {
   cos_offers        = var.cos_offers
   traefik           = var.traefik
 
+  signing_keys_secret = var.signing_keys_secret
+
   depot = {
     channel   = var.depot.channel
     revision  = var.depot.revision
@@ -53,6 +57,15 @@ module "replica" {
   postgresql = var.postgresql
 
   s3 = merge(each.value.s3, { channel = var.s3_integrator_channel })
+}
+
+# Without shared signing keys every region's depot is its own authority: a device that trusts
+# one region's assertions cannot verify another's.
+check "one_signing_authority" {
+  assert {
+    condition     = var.signing_keys_secret != null || length(var.replicas) == 0
+    error_message = "With replica regions, set signing_keys_secret: otherwise each region's depot signs with keys of its own (see README.md, \"Signing keys\")."
+  }
 }
 
 # The primary's PostgreSQL offers asynchronous replication; each replica region's cluster

@@ -61,6 +61,12 @@ variable "depot" {
   default = {}
 }
 
+variable "signing_keys_secret" {
+  description = "Name of the user secret with depot's signing keys that the operator added (juju add-secret, same name and content) to every region's model. Each region's depot is granted it and signs with those keys, so devices see one authority in every region. null: each region generates its own authority."
+  type        = string
+  default     = null
+}
+
 variable "postgresql" {
   description = "postgresql-k8s charm settings shared by every region."
   type = object({

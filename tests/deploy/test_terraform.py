@@ -227,9 +227,10 @@ def test_replication_offer_and_consumer_use_postgresqls_async_endpoints():
 def test_regions_set_only_config_options_the_charm_has():
     options = set(charm()["config"]["options"])
     region_text = (REGION / "main.tf").read_text()
-    set_here = set(re.findall(r"\{\s*([a-z-]+)\s*=\s*tostring", region_text))
-    assert set_here == {"replica"}
+    set_here = set(re.findall(r"\{\s*([a-z-]+)\s*=\s*(?:tostring|\"secret:)", region_text))
+    assert set_here == {"replica", "signing-keys-secret"}
     assert set_here <= options
+    assert charm()["config"]["options"]["signing-keys-secret"]["type"] == "secret"
     example = parse(COMPOSITION / "example.tfvars")
     assert set(example["depot"]["config"]) <= options
 
@@ -270,3 +271,51 @@ def test_terraform_fmt_is_clean():
         text=True,
     )
     assert result.returncode == 0, result.stdout
+
+
+def data_sources(directory: Path, type_: str) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    for path in sorted(directory.glob("*.tf")):
+        for entry in parse(path).get("data", []):
+            found.update(entry.get(type_, {}))
+    return found
+
+
+def test_every_region_gets_the_same_signing_keys_secret():
+    """One authority in every region: each region's model holds a user secret of the name the
+    composition passes to every region."""
+    calls = module_blocks(COMPOSITION, "module")
+    for name in ("primary", "replica"):
+        assert calls[name]["signing_keys_secret"] == "${var.signing_keys_secret}", name
+    variable = module_blocks(COMPOSITION, "variable")["signing_keys_secret"]
+    assert variable["type"] == "string" and variable["default"] is None
+    region_variable = module_blocks(REGION, "variable")["signing_keys_secret"]
+    assert region_variable["type"] == "string" and region_variable["default"] is None
+    [check] = [c for p in COMPOSITION.glob("*.tf") for c in parse(p).get("check", [])]
+    [assertion] = check["one_signing_authority"]["assert"]
+    assert "var.signing_keys_secret != null" in assertion["condition"]
+    assert "length(var.replicas) == 0" in assertion["condition"]
+
+
+def test_the_region_grants_the_signing_keys_secret_to_depot_and_configures_it():
+    [secret] = data_sources(REGION, "juju_secret").values()
+    assert secret["model_uuid"] == "${juju_model.region.uuid}"
+    assert secret["name"] == "${var.signing_keys_secret}"
+    assert secret["count"] == "${var.signing_keys_secret == null ? 0 : 1}"
+    [access] = resources(REGION, "juju_access_secret").values()
+    assert access["model_uuid"] == "${juju_model.region.uuid}"
+    assert access["secret_id"] == "${data.juju_secret.signing_keys[0].secret_id}"
+    assert access["applications"] == ["${module.depot.app_name}"]
+    assert access["count"] == secret["count"]
+    config = module_blocks(REGION, "module")["depot"]["config"]
+    assert "local.signing_keys_config" in config
+    [local] = [b for p in REGION.glob("*.tf") for b in parse(p).get("locals", [])]
+    assert 'signing-keys-secret = "secret:${data.juju_secret.signing_keys[0].secret_id}"' in (
+        local["signing_keys_config"]
+    )
+
+
+def test_no_key_material_goes_through_terraform_state():
+    """Signing keys are user secrets the operator adds; Terraform only looks them up."""
+    for directory in (MODULE, COMPOSITION, REGION):
+        assert not resources(directory, "juju_secret"), directory.name

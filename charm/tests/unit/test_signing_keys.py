@@ -468,3 +468,381 @@ def test_the_digest_follows_both_keys_and_is_all_that_is_shown():
     assert keys.digest() != workload.SigningKeys(root=ROOT_KEY, store=armored("other")).digest()
     assert keys.digest() != workload.SigningKeys(root=STORE_KEY, store=ROOT_KEY).digest()
     assert workload.SigningKeys.from_content(keys.content()) == keys
+
+
+# ---- keys the operator brings (signing-keys-secret) -----------------------------------------
+#
+# A user secret, granted to the application, that every unit of every application given it
+# reads: the regions of a multi-region deployment then sign as one authority, and an operator
+# can bring the authority devices already trust. snapd's public test authority (testrootorg,
+# app/tests/fixtures) stands in for one.
+
+TESTROOTORG = Path(__file__).resolve().parents[3] / "app/tests/fixtures/testrootorg"
+OPTION = "signing-keys-secret"
+USER_ROOT, USER_STORE = armored("Us3rR00t" * 30), armored("Us3rSt0r3" * 30)
+
+
+def fixture(name: str) -> str:
+    return (TESTROOTORG / name).read_text()
+
+
+def user_secret(**content: str) -> testing.Secret:
+    """A user secret the operator added with `juju add-secret` and granted to depot."""
+    fields = content or {"root-key": USER_ROOT, "store-key": USER_STORE}
+    return testing.Secret({k.replace("_", "-"): v for k, v in fields.items()}, owner=None)
+
+
+def with_user_keys(secret: testing.Secret, *, granted: bool = True, **kwargs) -> testing.State:
+    """A unit with a migrated database whose config names `secret` (in the state: granted)."""
+    kwargs.setdefault("containers", (container(extra_execs=(KEYGEN,)),))
+    return state(
+        relations=(db_relation(), peer(migrated())),
+        config={OPTION: secret.id},
+        keys=kwargs.pop("keys", False),
+        secrets=(secret,) if granted else (),
+        **kwargs,
+    )
+
+
+def assertion_stream(*names: str) -> str:
+    return "\n".join(fixture(name).strip() + "\n" for name in names)
+
+
+@pytest.mark.parametrize("leader", [True, False], ids=["leader", "non-leader"])
+def test_a_user_secret_gives_every_unit_its_keys_and_nothing_is_generated(ctx, leader):
+    secret = user_secret()
+    out = ctx.run(ctx.on.config_changed(), with_user_keys(secret, leader=leader))
+
+    assert not execs(ctx, DEPOT, "admin")  # the leader generates nothing
+    assert not shared_secrets(out)  # and creates no application secret
+    assert key_files(ctx, out) == {
+        workload.ROOT_KEY_PATH: USER_ROOT,
+        workload.STORE_KEY_PATH: USER_STORE,
+    }
+    env = serving_env(out)
+    assert env["DEPOT_ROOT_KEY_FILE"] == workload.ROOT_KEY_PATH
+    assert env["DEPOT_STORE_KEY_FILE"] == workload.STORE_KEY_PATH
+    assert env[workload.KEYS_DIGEST_ENV] == workload.SigningKeys(USER_ROOT, USER_STORE).digest()
+    assert "DEPOT_AUTHORITY_ID" not in env and "DEPOT_AUTHORITY_ASSERTIONS_FILE" not in env
+    assert out.unit_status == ops.ActiveStatus()
+
+
+def test_a_user_secret_wins_over_the_application_secret(ctx):
+    """An application that generated its keys before it was given the operator's."""
+    out = ctx.run(ctx.on.config_changed(), with_user_keys(user_secret(), keys=True))
+    assert key_files(ctx, out)[workload.ROOT_KEY_PATH] == USER_ROOT
+    assert serving_env(out)[workload.KEYS_DIGEST_ENV] == (
+        workload.SigningKeys(USER_ROOT, USER_STORE).digest()
+    )
+    [kept] = shared_secrets(out)  # left alone: the old authority's backup
+    assert kept.tracked_content == {"root-key": ROOT_KEY, "store-key": STORE_KEY}
+
+
+@pytest.mark.parametrize("leader", [True, False], ids=["leader", "non-leader"])
+def test_a_user_secret_not_granted_blocks_with_the_command_that_fixes_it(ctx, leader):
+    secret = user_secret()
+    out = ctx.run(ctx.on.config_changed(), with_user_keys(secret, granted=False, leader=leader))
+    assert out.unit_status == ops.BlockedStatus(
+        f"signing-keys-secret {secret.id} is not granted or does not exist: "
+        f"juju grant-secret {secret.id} depot"
+    )
+    assert not planned(out)
+    assert not execs(ctx, DEPOT, "admin")  # the leader does not fall back to generating keys
+    assert not shared_secrets(out)
+    assert key_files(ctx, out) == {}
+
+
+def test_permission_denied_on_the_user_secret_blocks_too(ctx, monkeypatch):
+    """What Juju answers a unit of an application the secret was not granted to."""
+    secret = user_secret()
+
+    def denied(self, *, id=None, label=None):
+        if id is not None:
+            raise ops.ModelError(f'ERROR permission denied (unauthorized access) for "{id}"')
+        raise ops.SecretNotFoundError(label)
+
+    monkeypatch.setattr(ops.Model, "get_secret", denied)
+    out = ctx.run(ctx.on.update_status(), with_user_keys(secret))
+    assert out.unit_status == ops.BlockedStatus(
+        f"signing-keys-secret {secret.id} is not granted or does not exist: "
+        f"juju grant-secret {secret.id} depot"
+    )
+    assert not planned(out)
+
+
+def test_a_grant_is_picked_up_at_the_next_update_status(ctx):
+    """`juju grant-secret` fires no hook: the charm retries on update-status."""
+    secret = user_secret()
+    blocked = ctx.run(ctx.on.config_changed(), with_user_keys(secret, granted=False))
+    assert isinstance(blocked.unit_status, ops.BlockedStatus)
+    out = ctx.run(ctx.on.update_status(), dataclasses.replace(blocked, secrets={secret}))
+    assert planned(out)
+    assert out.unit_status == ops.ActiveStatus()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"root_key": USER_ROOT}, "store-key is not an ASCII-armored OpenPGP private key block"),
+        (
+            {"root_key": USER_ROOT, "store_key": USER_ROOT},
+            "root-key and store-key are the same key",
+        ),
+        (
+            {"root_key": "ssh-rsa AAAA", "store_key": USER_STORE},
+            "root-key is not an ASCII-armored OpenPGP private key block",
+        ),
+        (
+            {"root_key": USER_ROOT, "store_key": USER_STORE, "rootkey": USER_ROOT},
+            "unknown field rootkey (expected root-key, store-key, authority-id, "
+            "authority-assertions)",
+        ),
+        (
+            {"root_key": USER_ROOT, "store_key": USER_STORE, "authority_id": "My Store"},
+            "authority-id 'My Store' is not an account id "
+            "(2 to 28 of a-z, 0-9 and -, or 32 letters and digits)",
+        ),
+        (
+            {"root_key": USER_ROOT, "store_key": USER_STORE, "authority_assertions": "hello"},
+            "authority-assertions holds no assertions",
+        ),
+        (
+            {
+                "root_key": USER_ROOT,
+                "store_key": USER_STORE,
+                "authority_assertions": "type: snap-declaration\nauthority-id: depot\n\nAcL...",
+            },
+            "authority-assertions: a snap-declaration assertion; only account and account-key "
+            "belong there",
+        ),
+        (
+            {"store_key": USER_STORE},
+            "root-key is missing: give the root key, or the store key's account-key in "
+            "authority-assertions",
+        ),
+    ],
+    ids=[
+        "no-store-key",
+        "same-keys",
+        "not-a-key",
+        "unknown-field",
+        "bad-authority-id",
+        "no-assertions",
+        "foreign-assertion",
+        "no-root-key",
+    ],
+)
+@pytest.mark.parametrize("leader", [True, False], ids=["leader", "non-leader"])
+def test_a_malformed_user_secret_blocks_and_does_not_serve(ctx, leader, content, message):
+    secret = user_secret(**content)
+    out = ctx.run(ctx.on.config_changed(), with_user_keys(secret, leader=leader))
+    assert out.unit_status == ops.BlockedStatus(
+        f"signing-keys-secret {secret.id} is unusable: {message}"
+    )
+    assert not planned(out)
+    assert not execs(ctx, DEPOT, "admin")
+    assert not shared_secrets(out)
+
+
+def test_a_malformed_user_secret_stops_a_unit_that_served(ctx):
+    running = ctx.run(ctx.on.config_changed(), with_user_keys(user_secret()))
+    [secret] = [s for s in running.secrets if s.owner is None]
+    broken = dataclasses.replace(secret, latest_content={"root-key": USER_ROOT})
+    out = ctx.run(ctx.on.secret_changed(broken), dataclasses.replace(running, secrets={broken}))
+    assert out.get_container("depot").service_statuses["depot"] == ops.pebble.ServiceStatus.INACTIVE
+    assert isinstance(out.unit_status, ops.BlockedStatus)
+
+
+@pytest.mark.parametrize("leader", [True, False], ids=["leader", "non-leader"])
+def test_a_new_revision_of_the_user_secret_rewrites_the_files_and_restarts(
+    ctx, tmp_path, leader
+):
+    """Juju sends secret-changed to every unit that read the user secret."""
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    workload_ = container(mounts={"keys": testing.Mount(location="/etc/depot/keys", source=keys_dir)})
+    secret = user_secret()
+    running = ctx.run(
+        ctx.on.config_changed(), with_user_keys(secret, leader=leader, containers=(workload_,))
+    )
+    before = serving_env(running)
+    assert (keys_dir / "store.asc").read_text() == USER_STORE
+
+    new_store = armored("N3wSt0r3" * 30)
+    [tracked] = [s for s in running.secrets if s.id == secret.id]
+    rotated = dataclasses.replace(
+        tracked, latest_content={"root-key": USER_ROOT, "store-key": new_store}
+    )
+    out = ctx.run(ctx.on.secret_changed(rotated), dataclasses.replace(running, secrets={rotated}))
+
+    assert (keys_dir / "root.asc").read_text() == USER_ROOT
+    assert (keys_dir / "store.asc").read_text() == new_store
+    after = serving_env(out)
+    new = workload.SigningKeys(root=USER_ROOT, store=new_store)
+    assert after[workload.KEYS_DIGEST_ENV] == new.digest() != before[workload.KEYS_DIGEST_ENV]
+    assert {k: v for k, v in after.items() if k != workload.KEYS_DIGEST_ENV} == {
+        k: v for k, v in before.items() if k != workload.KEYS_DIGEST_ENV
+    }
+    assert out.get_container("depot").service_statuses["depot"] == ops.pebble.ServiceStatus.ACTIVE
+    assert not execs(ctx, DEPOT, "admin")
+
+
+def test_unsetting_the_option_goes_back_to_the_application_secret(ctx):
+    running = ctx.run(ctx.on.config_changed(), with_user_keys(user_secret(), keys=True))
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(running, config={}))
+    assert key_files(ctx, out)[workload.ROOT_KEY_PATH] == ROOT_KEY
+    assert serving_env(out)[workload.KEYS_DIGEST_ENV] == (
+        workload.SigningKeys(ROOT_KEY, STORE_KEY).digest()
+    )
+
+
+def test_an_authority_of_your_own_with_its_root_key(ctx):
+    """authority-id and its account assertion made elsewhere; depot signs the account-keys."""
+    assertions = assertion_stream("testrootorg.account")
+    secret = user_secret(
+        root_key=fixture("testrootorg-root.private.asc"),
+        store_key=fixture("testrootorg-store.private.asc"),
+        authority_id="testrootorg",
+        authority_assertions=assertions,
+    )
+    out = ctx.run(ctx.on.config_changed(), with_user_keys(secret, leader=False))
+    env = serving_env(out)
+    assert env["DEPOT_AUTHORITY_ID"] == "testrootorg"
+    assert env["DEPOT_AUTHORITY_ASSERTIONS_FILE"] == workload.AUTHORITY_ASSERTIONS_PATH
+    assert env["DEPOT_ROOT_KEY_FILE"] == workload.ROOT_KEY_PATH
+    root = out.get_container("depot").get_filesystem(ctx)
+    written = root / workload.AUTHORITY_ASSERTIONS_PATH.lstrip("/")
+    assert written.read_text() == assertions.strip()
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert out.unit_status == ops.ActiveStatus()
+
+
+def test_an_authority_whose_root_key_stays_offline(ctx, tmp_path):
+    """The store key and its account-key (signed by the root key elsewhere): depot needs no
+    root key, and none is left on the unit from before."""
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    (keys_dir / "root.asc").write_text(ROOT_KEY)  # a root key an earlier revision wrote
+    workload_ = container(mounts={"keys": testing.Mount(location="/etc/depot/keys", source=keys_dir)})
+    secret = user_secret(
+        store_key=fixture("testrootorg-store.private.asc"),
+        authority_id="testrootorg",
+        authority_assertions=assertion_stream(
+            "testrootorg.account", "testrootorg-root.account-key", "testrootorg-store.account-key"
+        ),
+    )
+    out = ctx.run(ctx.on.config_changed(), with_user_keys(secret, containers=(workload_,)))
+    env = serving_env(out)
+    assert "DEPOT_ROOT_KEY_FILE" not in env
+    assert env["DEPOT_STORE_KEY_FILE"] == workload.STORE_KEY_PATH
+    assert env["DEPOT_AUTHORITY_ID"] == "testrootorg"
+    assert not (keys_dir / "root.asc").exists()
+    assert (keys_dir / "store.asc").read_text() == fixture("testrootorg-store.private.asc")
+    assert out.unit_status == ops.ActiveStatus()
+    assert not execs(ctx, DEPOT, "admin")
+
+
+def test_without_the_root_key_the_store_keys_account_key_is_required(ctx):
+    """Otherwise depot would generate a root key on each unit to sign it."""
+    secret = user_secret(
+        store_key=fixture("testrootorg-store.private.asc"),
+        authority_id="testrootorg",
+        authority_assertions=assertion_stream(
+            "testrootorg.account", "testrootorg-root.account-key"
+        ),
+    )
+    out = ctx.run(ctx.on.config_changed(), with_user_keys(secret))
+    assert out.unit_status == ops.BlockedStatus(
+        f"signing-keys-secret {secret.id} is unusable: without root-key, authority-assertions "
+        "must hold the store key's account-key (public-key-sha3-384: "
+        "XCIC_Wvj9_hiAt0b10sDon74oGr3a6xGODkMZqrj63ZzNYUD5N87-ojjPoeN7f1Y)"
+    )
+    assert not planned(out)
+
+
+def test_assertions_of_another_authority_are_refused(ctx):
+    secret = user_secret(
+        root_key=USER_ROOT,
+        store_key=USER_STORE,
+        authority_assertions=assertion_stream("testrootorg.account"),
+    )
+    out = ctx.run(ctx.on.config_changed(), with_user_keys(secret))
+    assert out.unit_status == ops.BlockedStatus(
+        f"signing-keys-secret {secret.id} is unusable: authority-assertions: an account assertion "
+        "for account 'testrootorg', not the authority 'depot' (authority-id)"
+    )
+
+
+def test_export_trust_prints_the_brought_authority_or_says_what_is_wrong(ctx):
+    secret = user_secret()
+    ctx.run(ctx.on.action("export-trust"), with_user_keys(secret, leader=False))
+    assert ctx.action_results == {"assertions": ASSERTIONS.strip()}
+    [call] = execs(ctx, DEPOT, "admin")
+    assert call.environment[workload.KEYS_DIGEST_ENV] == (
+        workload.SigningKeys(USER_ROOT, USER_STORE).digest()
+    )
+
+    with pytest.raises(testing.ActionFailed) as failed:
+        ctx.run(ctx.on.action("export-trust"), with_user_keys(secret, granted=False))
+    assert failed.value.message == (
+        f"signing-keys-secret {secret.id} is not granted or does not exist: "
+        f"juju grant-secret {secret.id} depot"
+    )
+
+
+def test_brought_key_material_never_reaches_logs_status_or_the_pebble_plan(ctx, caplog):
+    caplog.set_level(logging.DEBUG)
+    good = ctx.run(ctx.on.config_changed(), with_user_keys(user_secret()))
+    bad = ctx.run(
+        ctx.on.config_changed(),
+        with_user_keys(user_secret(root_key=USER_ROOT, store_key=USER_ROOT, rootkey="Us3rR00t")),
+    )
+    shown = [
+        caplog.text,
+        *(line.message for line in ctx.juju_log),
+        *(str(s) for s in ctx.unit_status_history),
+        str(good.unit_status),
+        str(bad.unit_status),
+        repr(good.get_container("depot").plan.to_dict()),
+    ]
+    for text in shown:
+        assert "Us3rR00t" not in text and "Us3rSt0r3" not in text
+        assert "PRIVATE KEY" not in text
+
+
+# ---- what the charm checks in brought keys ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["root", "store"])
+def test_key_ids_are_snapds(name):
+    """The id the charm computes is the one the authority's account-key names."""
+    [headers] = workload.assertion_headers(fixture(f"testrootorg-{name}.account-key"))
+    assert workload.key_id(fixture(f"testrootorg-{name}.private.asc")) == (
+        headers["public-key-sha3-384"]
+    )
+
+
+def test_a_store_key_that_is_not_an_rsa_key_is_refused_without_a_root_key():
+    with pytest.raises(workload.KeysError, match="store-key: the key block is not valid base64"):
+        workload.SigningKeys.from_user_content(
+            {
+                "store-key": armored("not base64 !"),
+                "authority-assertions": fixture("testrootorg-store.account-key"),
+                "authority-id": "testrootorg",
+            }
+        )
+
+
+def test_the_digest_of_depots_own_keys_is_what_it_was():
+    """Upgrading the charm must not change the layer of a unit serving with the same keys."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for part in (ROOT_KEY, STORE_KEY):
+        h.update(len(part.encode()).to_bytes(8, "big"))
+        h.update(part.encode())
+    assert workload.SigningKeys(ROOT_KEY, STORE_KEY).digest() == h.hexdigest()[:16]
+    brought = workload.SigningKeys(ROOT_KEY, STORE_KEY, authority_id="testrootorg")
+    assert brought.digest() != workload.SigningKeys(ROOT_KEY, STORE_KEY).digest()
+    with_assertions = dataclasses.replace(brought, assertions="type: account\n")
+    assert with_assertions.digest() != brought.digest()

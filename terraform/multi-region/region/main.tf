@@ -22,7 +22,29 @@ module "depot" {
   units              = var.depot.units
   storage_directives = { data = var.depot.storage }
   resources          = var.depot.resources
-  config             = merge(var.depot.config, { replica = tostring(var.replica) })
+  config             = merge(var.depot.config, local.signing_keys_config, { replica = tostring(var.replica) })
+}
+
+# The signing keys: a user secret the operator added to this region's model (the same keys
+# in every region, so that devices see one authority wherever they are served). Terraform
+# only looks it up by name and grants it to depot; the key material never enters its state.
+data "juju_secret" "signing_keys" {
+  count      = var.signing_keys_secret == null ? 0 : 1
+  model_uuid = juju_model.region.uuid
+  name       = var.signing_keys_secret
+}
+
+resource "juju_access_secret" "signing_keys" {
+  count        = var.signing_keys_secret == null ? 0 : 1
+  model_uuid   = juju_model.region.uuid
+  secret_id    = data.juju_secret.signing_keys[0].secret_id
+  applications = [module.depot.app_name]
+}
+
+locals {
+  signing_keys_config = var.signing_keys_secret == null ? {} : {
+    signing-keys-secret = "secret:${data.juju_secret.signing_keys[0].secret_id}"
+  }
 }
 
 resource "juju_application" "postgresql" {

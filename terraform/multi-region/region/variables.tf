@@ -24,6 +24,12 @@ variable "external_hostname" {
   type        = string
 }
 
+variable "signing_keys_secret" {
+  description = "Name of the user secret in this region's model with depot's signing keys (root-key, store-key, optionally authority-id and authority-assertions); granted to depot and set as its signing-keys-secret. null: depot generates keys of its own."
+  type        = string
+  default     = null
+}
+
 variable "depot" {
   description = "depot-k8s charm settings for this region."
   type = object({
