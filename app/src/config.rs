@@ -37,6 +37,9 @@ pub struct Config {
     /// How often the change follower polls the database, in milliseconds (PostgreSQL also wakes it
     /// early through LISTEN/NOTIFY).
     pub follower_poll_interval_ms: u64,
+    /// How often download counts are added to the database, in seconds; a crash loses at most
+    /// this much counting.
+    pub download_flush_interval_secs: u64,
     /// Lifetime of a release to a branch, in seconds.
     pub branch_lifetime_secs: i64,
     /// Longest time a request may take before the store answers 503 `request-timeout`, in
@@ -122,6 +125,7 @@ impl Default for Config {
             migrate_on_start: true,
             database_max_connections: 16,
             follower_poll_interval_ms: 500,
+            download_flush_interval_secs: 60,
             branch_lifetime_secs: crate::domain::BRANCH_LIFETIME_SECS,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod downloads;
 pub mod http;
 pub mod inspect;
 pub mod search;

@@ -292,9 +292,16 @@ async fn a_change_that_cannot_be_loaded_shows_in_readiness(backend: Backend) {
             .wait_for(seq, Duration::from_secs(10))
             .await
     );
-    let (_, ready) = app.get("/readyz", None).await;
-    assert_eq!(ready["status"], "ready", "{ready}");
-    assert!(ready["follower"].get("error").is_none(), "{ready}");
+    let started = Instant::now();
+    loop {
+        let (_, ready) = app.get("/readyz", None).await;
+        if ready["status"] == "ready" {
+            assert!(ready["follower"].get("error").is_none(), "{ready}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{ready}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 both_backends!(

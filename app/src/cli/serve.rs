@@ -91,6 +91,7 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
         metrics: Arc::new(crate::telemetry::metrics::Metrics::new()),
         public_url,
         assertions,
+        downloads: Arc::default(),
     }))
 }
 
@@ -153,6 +154,18 @@ async fn run(config: Config) -> CliResult {
             },
         ))
     };
+    let flusher = {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(crate::downloads::run_flusher(
+            state.downloads.clone(),
+            state.store.clone(),
+            state.catalog.clone(),
+            Duration::from_secs(state.config.download_flush_interval_secs.max(1)),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ))
+    };
     tracing::info!(%listen, public_url = %state.public_url, %database, "depot is serving");
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let router = build_router(state);
@@ -180,6 +193,8 @@ async fn run(config: Config) -> CliResult {
         }
     }
     let _ = follower.await;
+    // The last counts: a clean stop loses none.
+    let _ = flusher.await;
     if let Some(metrics_server) = metrics_server {
         match metrics_server.await {
             Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::Path;
+use super::extract::{Path, Query};
 use super::schema::{Binary, ErrorBody, NamespacePlural};
 use super::snaps::can_see;
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
@@ -49,12 +49,23 @@ fn parse_file(file: &str, namespace: Namespace) -> Option<(&str, u32)> {
     Some((id, revision.parse().ok()?))
 }
 
+/// Download query parameters.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadParams {
+    /// The channel the URL was handed out for (refresh results add it), counted with the
+    /// download; anything that is not a channel counts as none.
+    #[param(nullable = false, example = "latest/stable")]
+    pub channel: Option<String>,
+}
+
 /// The artifact of one revision.
 ///
 /// These are the URLs the info APIs hand out. Any revision of a visible package can be fetched,
 /// released or not. One `Range` of the forms `bytes=START-END`, `bytes=START-` and
 /// `bytes=-SUFFIX` answers `206`; several ranges, or one that does not parse, are ignored.
-/// `HEAD` answers the headers only.
+/// `HEAD` answers the headers only. A download that starts at byte 0 is counted (see
+/// `GET /v1/{namespace}/{name}/downloads`).
 #[utoipa::path(
     get,
     path = "/api/v1/{plural}/download/{file}",
@@ -64,6 +75,7 @@ fn parse_file(file: &str, namespace: Namespace) -> Option<(&str, u32)> {
         ("plural" = NamespacePlural, Path, description = "`snaps` or `charms`."),
         ("file" = String, Path, description = "`{package-id}_{revision}.snap` under `snaps`, `{package-id}_{revision}.charm` under `charms`.", example = "fJ74qYVg99lOk27Q3QDnd84WiY4hPAC4_1.snap"),
         ("range" = Option<String>, Header, nullable = false, description = "One byte range, e.g. `bytes=100-`.", example = "bytes=0-99"),
+        DownloadParams,
     ),
     security((), ("macaroon" = [])),
     responses(
@@ -91,7 +103,9 @@ fn parse_file(file: &str, namespace: Namespace) -> Option<(&str, u32)> {
 async fn download(
     State(app): State<AppState>,
     Path((plural, file)): Path<(String, String)>,
+    Query(params): Query<DownloadParams>,
     MaybeAuth(principal): MaybeAuth,
+    method: axum::http::Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let namespace = match plural.as_str() {
@@ -155,6 +169,16 @@ async fn download(
         .downloads
         .with_label_values(&[namespace.as_str()])
         .inc();
+    // A download is counted once: not for HEAD, not again when it resumes from an offset.
+    if start == 0 && method != axum::http::Method::HEAD {
+        let channel = params
+            .channel
+            .as_deref()
+            .and_then(|c| crate::domain::Channel::parse(c).ok())
+            .map(|c| c.full())
+            .unwrap_or_default();
+        app.downloads.record(&state.package.id, &channel);
+    }
     let blob = app.blobs.get(&revision.sha3_384, start, Some(len)).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
         blob.reader,

@@ -55,6 +55,8 @@ pub struct App {
     pub public_url: String,
     /// The signing keys and the authority's assertions.
     pub assertions: Arc<crate::assertions::Assertions>,
+    /// Downloads counted and not yet flushed to the database.
+    pub downloads: Arc<crate::downloads::DownloadCounter>,
 }
 
 impl AppState {

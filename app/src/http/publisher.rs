@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
 use futures::TryStreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -46,6 +46,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(review_status))
         .routes(routes!(list_releases, release))
         .routes(routes!(create_tracks))
+        .routes(routes!(package_downloads))
 }
 
 pub(crate) fn parse_namespace(namespace: &str) -> ApiResult<Namespace> {
@@ -923,6 +924,89 @@ async fn list_revisions(
         .map(|r| revision_view(&found, r))
         .collect();
     Ok(Json(RevisionList { revisions }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadsQuery {
+    /// How many days back, today included (1 to 365; default 30).
+    #[param(minimum = 1, maximum = 365)]
+    pub days: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DownloadsView {
+    /// Downloads in the period.
+    pub total: u64,
+    /// The first day of the period (`YYYY-MM-DD`, UTC).
+    pub since: String,
+    /// Downloads by day and channel (`""`: a URL that named no channel), oldest first.
+    #[serde(rename = "by-day")]
+    pub by_day: Vec<DownloadsDay>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DownloadsDay {
+    pub day: String,
+    pub channel: String,
+    pub count: u64,
+}
+
+/// How often the package was downloaded, by day and channel. Counts reach the database every
+/// `download_flush_interval_secs`, so the last minute or so may not show yet.
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}/downloads",
+    tag = "publisher",
+    operation_id = "package-downloads",
+    params(
+        ("namespace" = NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+        DownloadsQuery,
+    ),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The counts.", body = DownloadsView),
+        (status = 400, description = "`invalid-query`: `days` is not 1 to 365; `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`: the token lacks `package-upload`, or may not touch this package.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
+        (status = 503, description = "`database-unavailable`.", body = ErrorBody),
+    ),
+)]
+async fn package_downloads(
+    State(state): State<AppState>,
+    Path((namespace, name)): Path<(String, String)>,
+    Auth(principal): Auth,
+    Query(query): Query<DownloadsQuery>,
+) -> ApiResult<Json<DownloadsView>> {
+    let days = query.days.unwrap_or(30);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::bad_request(
+            "invalid-query",
+            format!("days must be 1 to 365, not {days}"),
+        ));
+    }
+    let found =
+        authorized_package(&state, &principal, &namespace, &name, Scope::PackageUpload).await?;
+    let since =
+        crate::downloads::day(chrono::Utc::now() - chrono::Duration::days(i64::from(days) - 1));
+    let rows = state
+        .store
+        .package_downloads(&found.package.id, &since)
+        .await?;
+    Ok(Json(DownloadsView {
+        total: rows.iter().map(|r| r.count).sum(),
+        since,
+        by_day: rows
+            .into_iter()
+            .map(|r| DownloadsDay {
+                day: r.day,
+                channel: r.channel,
+                count: r.count,
+            })
+            .collect(),
+    }))
 }
 
 fn base_of_platform(platform: &str) -> Option<BaseView> {

@@ -323,6 +323,22 @@ impl Ctx<'_> {
         snap
     }
 
+    /// [`Self::snap_object`] for a revision found on `channel`: the download URL names the
+    /// channel, so the download is counted for it.
+    fn snap_object_on(
+        &self,
+        state: &PackageState,
+        revision: &Revision,
+        channel: &Channel,
+    ) -> Map<String, Value> {
+        let mut snap = self.snap_object(state, revision);
+        if let Some(Value::String(url)) = snap.get_mut("download").and_then(|d| d.get_mut("url")) {
+            url.push_str("?channel=");
+            url.push_str(&percent_encode_channel(&channel.full()));
+        }
+        snap
+    }
+
     /// Where the snap is released for this device, for `revision-not-found`'s `extra`.
     fn releases_extra(&self, state: &PackageState) -> Value {
         let releases: Vec<Value> = effective(state, &PlatformFilter::All, self.now)
@@ -448,7 +464,8 @@ impl Ctx<'_> {
                     if let Some(redirect) = redirect {
                         result["redirect-channel"] = json!(redirect.full());
                     }
-                    result["snap"] = Value::Object(self.snap_object(state, revision));
+                    result["snap"] =
+                        Value::Object(self.snap_object_on(state, revision, &resolved.channel));
                 }
                 None => {
                     result["result"] = json!("error");
@@ -592,7 +609,7 @@ impl Ctx<'_> {
             // is released to the channel it follows.
             return stay(result);
         }
-        result["snap"] = Value::Object(self.snap_object(state, offered));
+        result["snap"] = Value::Object(self.snap_object_on(state, offered, &resolved.channel));
         Some(result)
     }
 }
@@ -954,4 +971,9 @@ async fn create_cohorts(
         })
         .collect();
     Ok(axum::Json(CohortsResponse { cohort_keys }))
+}
+
+/// A channel (`track/risk/branch`: letters, digits, `.`, `_`, `-`, `/`) as a query value.
+pub(crate) fn percent_encode_channel(channel: &str) -> String {
+    channel.replace('/', "%2F")
 }

@@ -146,6 +146,14 @@ pub trait Store: Send + Sync + 'static {
     async fn update_metadata(&self, package_id: &str, update: MetadataUpdate) -> Result<Seq>;
     async fn release_history(&self, package_id: &str) -> Result<Vec<HistoryEntry>>;
 
+    // Download counts (not catalog changes: no row in the change log).
+    /// Adds the counts to the stored ones, in one transaction.
+    async fn add_downloads(&self, counts: &[DownloadCount]) -> Result<()>;
+    /// Every package's downloads on `since` (`YYYY-MM-DD`) and later.
+    async fn download_totals(&self, since: &str) -> Result<Vec<(String, u64)>>;
+    /// One package's counts on `since` and later, by day and channel, oldest first.
+    async fn package_downloads(&self, package_id: &str, since: &str) -> Result<Vec<DownloadCount>>;
+
     // The change log and the catalog's view of it.
     async fn head_seq(&self) -> Result<Seq>;
     async fn changes_since(&self, after: Seq, limit: i64) -> Result<Vec<Change>>;

@@ -1502,6 +1502,74 @@ macro_rules! impl_sql_store {
                 Ok(seq)
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(rows = counts.len()))]
+            async fn add_downloads(
+                &self,
+                counts: &[$crate::store::DownloadCount],
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.write.begin().await?;
+                for c in counts {
+                    let count = i64::try_from(c.count).unwrap_or(i64::MAX);
+                    sqlx::query(
+                        "INSERT INTO download_counts (package_id, channel, day, count) \
+                         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM packages WHERE id = $1) \
+                         ON CONFLICT (package_id, channel, day) \
+                         DO UPDATE SET count = download_counts.count + excluded.count",
+                    )
+                    .bind(&c.package_id)
+                    .bind(&c.channel)
+                    .bind(&c.day)
+                    .bind(count)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"))]
+            async fn download_totals(
+                &self,
+                since: &str,
+            ) -> $crate::store::Result<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT package_id, CAST(SUM(count) AS BIGINT) FROM download_counts \
+                     WHERE day >= $1 GROUP BY package_id",
+                )
+                .bind(since)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+                    .collect())
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"))]
+            async fn package_downloads(
+                &self,
+                package_id: &str,
+                since: &str,
+            ) -> $crate::store::Result<Vec<$crate::store::DownloadCount>> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT channel, day, count FROM download_counts \
+                     WHERE package_id = $1 AND day >= $2 ORDER BY day, channel",
+                )
+                .bind(package_id)
+                .bind(since)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(channel, day, n)| $crate::store::DownloadCount {
+                        package_id: package_id.to_string(),
+                        channel,
+                        day,
+                        count: u64::try_from(n).unwrap_or(0),
+                    })
+                    .collect())
+            }
+
             #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn release_history(
                 &self,

@@ -435,3 +435,14 @@ pub struct NewLibraryVersion {
     pub hash: String,
     pub created_by: String,
 }
+
+/// Downloads of one package on one channel on one UTC day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownloadCount {
+    pub package_id: String,
+    /// The channel the download URL named (`latest/stable`), or empty.
+    pub channel: String,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub count: u64,
+}

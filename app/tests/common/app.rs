@@ -296,6 +296,7 @@ impl TestApp {
             inspect_limits: options.limits,
             metrics: metrics.clone(),
             assertions,
+            downloads: Arc::default(),
         });
         let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(run_follower(

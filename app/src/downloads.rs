@@ -1,0 +1,167 @@
+//! Download counts: aggregated in memory, added to the database every flush interval.
+//!
+//! A download costs no database write: [`DownloadCounter::record`] bumps an in-memory counter
+//! for (package, channel, UTC day); the flusher adds the pending counts to `download_counts`
+//! in one transaction every `download_flush_interval_secs`, and once more on shutdown. A crash
+//! loses at most one interval's counts; a failed flush keeps them for the next one. After each
+//! flush the totals of the last [`POPULARITY_DAYS`] days (every process's, as stored) are read
+//! back and become the search engine's popularity prior.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::catalog::CatalogHandle;
+use crate::store::{DownloadCount, Store};
+
+/// The window of downloads that feeds the popularity prior.
+pub const POPULARITY_DAYS: i64 = 30;
+
+type Key = (String, String, String);
+
+/// The downloads this process has counted and not yet flushed.
+#[derive(Default)]
+pub struct DownloadCounter {
+    pending: Mutex<HashMap<Key, u64>>,
+}
+
+/// `YYYY-MM-DD` of a UTC time.
+pub fn day(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// The first day of the popularity window ending today.
+pub fn window_start(now: chrono::DateTime<chrono::Utc>) -> String {
+    day(now - chrono::Duration::days(POPULARITY_DAYS - 1))
+}
+
+impl DownloadCounter {
+    /// Counts one download of `package_id` from `channel` (empty when unknown), today.
+    pub fn record(&self, package_id: &str, channel: &str) {
+        let key = (
+            package_id.to_string(),
+            channel.to_string(),
+            day(chrono::Utc::now()),
+        );
+        *self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    fn take(&self) -> HashMap<Key, u64> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn put_back(&self, counts: HashMap<Key, u64>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, n) in counts {
+            *pending.entry(key).or_default() += n;
+        }
+    }
+
+    /// Adds the pending counts to the store. On failure they stay pending for the next flush.
+    /// Returns how many downloads were written.
+    pub async fn flush(&self, store: &dyn Store) -> crate::store::Result<u64> {
+        let taken = self.take();
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<DownloadCount> = taken
+            .iter()
+            .map(|((package_id, channel, day), n)| DownloadCount {
+                package_id: package_id.clone(),
+                channel: channel.clone(),
+                day: day.clone(),
+                count: *n,
+            })
+            .collect();
+        match store.add_downloads(&rows).await {
+            Ok(()) => Ok(taken.values().sum()),
+            Err(err) => {
+                self.put_back(taken);
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Reads every process's downloads of the last [`POPULARITY_DAYS`] days into the search
+/// engine's popularity prior.
+pub async fn refresh_popularity(
+    store: &dyn Store,
+    catalog: &CatalogHandle,
+) -> crate::store::Result<()> {
+    let totals = store
+        .download_totals(&window_start(chrono::Utc::now()))
+        .await?;
+    catalog
+        .search
+        .set_popularity(totals.into_iter().map(|(id, n)| (id, n as f64)).collect());
+    Ok(())
+}
+
+/// Flushes every `interval` until `shutdown` resolves, then once more.
+pub async fn run_flusher(
+    counter: Arc<DownloadCounter>,
+    store: Arc<dyn Store>,
+    catalog: Arc<CatalogHandle>,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    if let Err(err) = refresh_popularity(store.as_ref(), &catalog).await {
+        tracing::warn!(%err, "cannot read download counts; search ranks without popularity for now");
+    }
+    loop {
+        let stopping = tokio::select! {
+            _ = &mut shutdown => true,
+            _ = tokio::time::sleep(interval) => false,
+        };
+        match counter.flush(store.as_ref()).await {
+            Ok(n) if n > 0 => tracing::debug!(downloads = n, "download counts flushed"),
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(%err, "cannot write download counts; they are kept for the next flush")
+            }
+        }
+        if stopping {
+            return;
+        }
+        if let Err(err) = refresh_popularity(store.as_ref(), &catalog).await {
+            tracing::warn!(%err, "cannot read download counts");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_and_windows() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-03-01T23:59:59Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(day(t), "2026-03-01");
+        assert_eq!(window_start(t), "2026-01-31");
+    }
+
+    #[test]
+    fn pending_counts_aggregate_and_survive_a_failed_flush() {
+        let counter = DownloadCounter::default();
+        counter.record("a", "latest/stable");
+        counter.record("a", "latest/stable");
+        counter.record("a", "");
+        let taken = counter.take();
+        assert_eq!(taken.len(), 2);
+        assert_eq!(taken.values().sum::<u64>(), 3);
+        counter.record("a", "");
+        counter.put_back(taken);
+        let again = counter.take();
+        assert_eq!(again.values().sum::<u64>(), 4);
+        assert!(counter.take().is_empty());
+    }
+}

@@ -1,0 +1,212 @@
+//! Download counts on both backends: downloads are counted in memory per package, channel and
+//! day (once per download: not for HEAD, not for a resumed range), flushed to the database in
+//! one go, reported to the publisher, and fed to search as its popularity prior. A failed flush
+//! keeps its counts for the next one.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::app::{Backend, TestApp, error_code};
+use common::fixtures;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+fn snap_yaml(name: &str, summary: &str) -> String {
+    format!(
+        "name: {name}\nversion: '1'\nsummary: {summary}\ndescription: A tool for counting.\narchitectures: [amd64]\n"
+    )
+}
+
+async fn get(app: &TestApp, uri: &str, range: Option<&str>, method: Method) -> StatusCode {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(range) = range {
+        builder = builder.header("range", range);
+    }
+    let response = app.raw(builder.body(Body::empty()).unwrap()).await;
+    let status = response.status();
+    let _ = response.into_body().collect().await.unwrap();
+    status
+}
+
+/// Publishes `name` to stable and returns the download URL a refresh hands out (path only).
+async fn publish(app: &TestApp, token: &str, name: &str, dir: &std::path::Path) -> String {
+    let (status, body) = app
+        .post("/v1/snap", Some(token), json!({"name": name}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let snap = fixtures::build_snap(dir, &snap_yaml(name, "Counts things"));
+    let (status, body) = app.push("snap", name, &snap, token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/v1/snap/{name}/releases"),
+            Some(token),
+            json!([{"channel": "stable", "revision": 1}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post(
+            "/v2/snaps/refresh",
+            None,
+            json!({"context": [], "fields": ["download"], "actions": [
+                {"action": "download", "instance-key": "download-1", "name": name, "channel": "stable"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let url = body["results"][0]["snap"]["download"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(url.ends_with("?channel=latest%2Fstable"), "{url}");
+    url.strip_prefix("http://depot.test").unwrap().to_string()
+}
+
+async fn downloads_are_counted_flushed_and_reported(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = app.account("counter", &[]).await;
+    let url = publish(&app, &token, "count-me", dir.path()).await;
+    let bare = url.split('?').next().unwrap().to_string();
+
+    for _ in 0..3 {
+        assert_eq!(get(&app, &url, None, Method::GET).await, StatusCode::OK);
+    }
+    assert_eq!(get(&app, &bare, None, Method::GET).await, StatusCode::OK);
+    assert_eq!(
+        get(
+            &app,
+            &format!("{bare}?channel=not%20a%20channel"),
+            None,
+            Method::GET
+        )
+        .await,
+        StatusCode::OK
+    );
+    // Not counted: a HEAD, a resumed download; counted once: a range from the start.
+    assert_eq!(get(&app, &url, None, Method::HEAD).await, StatusCode::OK);
+    assert_eq!(
+        get(&app, &url, Some("bytes=10-"), Method::GET).await,
+        StatusCode::PARTIAL_CONTENT
+    );
+    assert_eq!(
+        get(&app, &url, Some("bytes=0-9"), Method::GET).await,
+        StatusCode::PARTIAL_CONTENT
+    );
+
+    // Nothing reaches the database before a flush.
+    let (status, body) = app.get("/v1/snap/count-me/downloads", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 0, "{body}");
+
+    let flushed = app
+        .state
+        .downloads
+        .flush(app.store().as_ref())
+        .await
+        .unwrap();
+    assert_eq!(flushed, 6);
+    assert_eq!(
+        app.state
+            .downloads
+            .flush(app.store().as_ref())
+            .await
+            .unwrap(),
+        0
+    );
+    let (_, body) = app.get("/v1/snap/count-me/downloads", Some(&token)).await;
+    assert_eq!(body["total"], 6, "{body}");
+    let today = depot::downloads::day(chrono::Utc::now());
+    let by_day = body["by-day"].as_array().unwrap();
+    let count = |channel: &str| {
+        by_day
+            .iter()
+            .find(|d| d["channel"] == channel && d["day"] == today.as_str())
+            .map(|d| d["count"].as_u64().unwrap())
+    };
+    assert_eq!(count("latest/stable"), Some(4), "{body}");
+    assert_eq!(count(""), Some(2), "{body}");
+
+    // A second process's counts add up in the same rows.
+    let other = app.sibling().await;
+    assert_eq!(get(&other, &url, None, Method::GET).await, StatusCode::OK);
+    other
+        .state
+        .downloads
+        .flush(other.store().as_ref())
+        .await
+        .unwrap();
+    let (_, body) = app
+        .get("/v1/snap/count-me/downloads?days=1", Some(&token))
+        .await;
+    assert_eq!(body["total"], 7, "{body}");
+    assert_eq!(body["since"], today.as_str(), "{body}");
+
+    // Only the publisher sees them; nonsense periods are refused.
+    let stranger = app.account("stranger", &[]).await;
+    let (status, body) = app
+        .get("/v1/snap/count-me/downloads", Some(&stranger))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "permission-denied")
+    );
+    for days in ["0", "366", "x"] {
+        let (status, body) = app
+            .get(
+                &format!("/v1/snap/count-me/downloads?days={days}"),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid-query"),
+            "{days}"
+        );
+    }
+}
+
+async fn downloads_feed_search_ranking(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = app.account("ranker", &[]).await;
+    let mut urls = std::collections::HashMap::new();
+    for name in ["tally-one", "tally-two"] {
+        urls.insert(
+            name.to_string(),
+            publish(&app, &token, name, dir.path()).await,
+        );
+    }
+    let order = |body: &Value| -> Vec<String> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, before) = app.get("/v2/snaps/find?q=counts%20things", None).await;
+    let before = order(&before);
+    assert_eq!(before.len(), 2, "{before:?}");
+    // The one ranked second becomes first once it is the one people download.
+    let second = before[1].clone();
+    for _ in 0..50 {
+        get(&app, &urls[&second], None, Method::GET).await;
+    }
+    app.state
+        .downloads
+        .flush(app.store().as_ref())
+        .await
+        .unwrap();
+    depot::downloads::refresh_popularity(app.store().as_ref(), &app.state.catalog)
+        .await
+        .unwrap();
+    let (_, after) = app.get("/v2/snaps/find?q=counts%20things", None).await;
+    assert_eq!(order(&after)[0], second, "before: {before:?}");
+}
+
+both_backends!(
+    downloads_are_counted_flushed_and_reported,
+    downloads_feed_search_ranking
+);
