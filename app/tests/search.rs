@@ -363,8 +363,20 @@ async fn the_index_follows_writes_here_and_in_other_processes(backend: Backend) 
     let (_, body) = f.app.get("/v2/snaps/find?q=polka", None).await;
     assert_eq!(names(&body), vec!["zebra-stripes"]);
     assert_eq!(body["results"][0]["snap"]["summary"], "Draws polka dots");
-    // TODO: closing the only channel should make it unfindable; not yet verified (see the
-    // hand-over note).
+    // Closing its only channel makes it unfindable: nothing could be installed.
+    let (status, body) = f
+        .app
+        .post(
+            "/v1/snap/zebra-stripes/releases",
+            Some(&f.token),
+            json!([{"channel": "stable", "revision": null}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = f.app.get("/v2/snaps/find?q=polka", None).await;
+    assert_eq!(names(&body), Vec::<String>::new(), "{body}");
+    let (_, body) = f.app.get("/v1/search?q=polka", None).await;
+    assert_eq!(body["total"], 0, "{body}");
 }
 
 async fn native_search_pages_and_highlights(backend: Backend) {
