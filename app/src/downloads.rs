@@ -103,9 +103,11 @@ pub async fn refresh_popularity(
     Ok(())
 }
 
-/// Flushes every `interval` until `shutdown` resolves, then once more.
+/// Flushes the download and co-installation counts every `interval` until `shutdown`
+/// resolves, then once more; after each flush re-reads what every process has stored.
 pub async fn run_flusher(
     counter: Arc<DownloadCounter>,
+    related: Arc<crate::related::Related>,
     store: Arc<dyn Store>,
     catalog: Arc<CatalogHandle>,
     interval: Duration,
@@ -114,6 +116,9 @@ pub async fn run_flusher(
     tokio::pin!(shutdown);
     if let Err(err) = refresh_popularity(store.as_ref(), &catalog).await {
         tracing::warn!(%err, "cannot read download counts; search ranks without popularity for now");
+    }
+    if let Err(err) = related.reload(store.as_ref()).await {
+        tracing::warn!(%err, "cannot read co-installation counts; recommendations fall back to similar packages");
     }
     loop {
         let stopping = tokio::select! {
@@ -127,11 +132,17 @@ pub async fn run_flusher(
                 tracing::warn!(%err, "cannot write download counts; they are kept for the next flush")
             }
         }
+        if let Err(err) = related.flush(store.as_ref()).await {
+            tracing::warn!(%err, "cannot write co-installation counts; they are kept for the next flush");
+        }
         if stopping {
             return;
         }
         if let Err(err) = refresh_popularity(store.as_ref(), &catalog).await {
             tracing::warn!(%err, "cannot read download counts");
+        }
+        if let Err(err) = related.reload(store.as_ref()).await {
+            tracing::warn!(%err, "cannot read co-installation counts");
         }
     }
 }

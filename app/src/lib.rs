@@ -13,6 +13,7 @@ pub mod domain;
 pub mod downloads;
 pub mod http;
 pub mod inspect;
+pub mod related;
 pub mod search;
 pub mod store;
 pub mod telemetry;

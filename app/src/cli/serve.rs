@@ -92,6 +92,7 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
         public_url,
         assertions,
         downloads: Arc::default(),
+        related: Arc::default(),
     }))
 }
 
@@ -158,6 +159,7 @@ async fn run(config: Config) -> CliResult {
         let mut stop = stop_rx.clone();
         tokio::spawn(crate::downloads::run_flusher(
             state.downloads.clone(),
+            state.related.clone(),
             state.store.clone(),
             state.catalog.clone(),
             Duration::from_secs(state.config.download_flush_interval_secs.max(1)),

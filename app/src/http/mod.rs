@@ -57,6 +57,8 @@ pub struct App {
     pub assertions: Arc<crate::assertions::Assertions>,
     /// Downloads counted and not yet flushed to the database.
     pub downloads: Arc<crate::downloads::DownloadCounter>,
+    /// Co-installation counts and the recommendations they yield.
+    pub related: Arc<crate::related::Related>,
 }
 
 impl AppState {

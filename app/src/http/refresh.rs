@@ -768,6 +768,21 @@ async fn refresh(
         Some(list) => list.iter().map(String::as_str).collect(),
         None => DEFAULT_FIELDS.iter().copied().collect(),
     };
+    // The installed set feeds recommendations (counted once a day per set; see `related`).
+    {
+        let catalog = app.catalog.snapshot();
+        let installed: Vec<&str> = request
+            .context
+            .iter()
+            .map(|c| c.snap_id.as_str())
+            .filter(|id| {
+                catalog
+                    .get_by_id(id)
+                    .is_some_and(|s| s.package.namespace == crate::domain::Namespace::Snap)
+            })
+            .collect();
+        app.related.record_installed(&installed);
+    }
     let ctx = Ctx {
         app: &app,
         principal: principal.as_ref(),

@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(snaps_find))
         .routes(routes!(charms_find))
         .routes(routes!(search))
+        .routes(routes!(related))
 }
 
 /// Results of a `find` call.
@@ -687,5 +688,149 @@ async fn search(
         total: found.total,
         results,
         next_cursor,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RelatedQuery {
+    /// How many packages (1 to 50; default 10).
+    #[param(minimum = 1, maximum = 50)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RelatedResponse {
+    /// The package asked about.
+    pub package: RelatedPackage,
+    /// Best first: the packages most often installed with it, then, when there are too few,
+    /// the most similar by content.
+    pub related: Vec<RelatedItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RelatedPackage {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RelatedItem {
+    pub id: String,
+    pub name: String,
+    pub summary: String,
+    /// `co-installed` (installed together on devices) or `similar` (by content).
+    pub reason: &'static str,
+    /// Co-installed: cosine similarity of the installed sets (0 to 1). Similar: the text score
+    /// relative to the best similar package (0 to 1).
+    pub score: f64,
+}
+
+/// Packages related to this one: installed together with it on devices (from the installed
+/// sets snapd sends with refresh requests, aggregated without device identifiers), with
+/// packages similar by content when there is too little co-installation data.
+#[utoipa::path(
+    get,
+    path = "/v1/{namespace}/{name}/related",
+    tag = "search",
+    operation_id = "related",
+    params(
+        ("namespace" = super::schema::NamespaceName, Path, description = "`snap` or `charm`."),
+        ("name" = String, Path, description = "The package name.", example = "hello-depot"),
+        RelatedQuery,
+    ),
+    security((), ("macaroon" = [])),
+    responses(
+        (status = 200, description = "Related packages, best first.", body = RelatedResponse),
+        (status = 400, description = "`invalid-query`: `limit` is not 1 to 50; `invalid-path`.", body = ErrorBody),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 404, description = "`package-not-found`: no such public package; `not-found`: an unknown namespace.", body = ErrorBody),
+        (status = 429, description = "`rate-limited`.", body = ErrorBody, headers(("retry-after" = u64, description = "Seconds to wait."))),
+    ),
+)]
+async fn related(
+    State(app): State<AppState>,
+    super::extract::Path((namespace, name)): super::extract::Path<(String, String)>,
+    Query(query): Query<RelatedQuery>,
+    super::MaybeAuth(principal): super::MaybeAuth,
+) -> ApiResult<Json<RelatedResponse>> {
+    let namespace = super::publisher::parse_namespace(&namespace)?;
+    let limit = query.limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid-query",
+            format!("limit must be 1 to 50, not {limit}"),
+        ));
+    }
+    let catalog = app.catalog.snapshot();
+    let state = catalog
+        .get(namespace, &name)
+        .filter(|s| super::snaps::can_see(s, principal.as_ref()))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "package-not-found",
+                format!("no {namespace} named {name:?} is published here"),
+            )
+        })?;
+    let item = |s: &PackageState, reason: &'static str, score: f64| RelatedItem {
+        id: s.package.id.clone(),
+        name: s.package.name.clone(),
+        summary: s.package.summary.clone(),
+        reason,
+        score,
+    };
+    let shown = |s: &PackageState| s.package.namespace == namespace && !s.package.private;
+    let mut related: Vec<RelatedItem> = app
+        .related
+        .neighbours(&state.package.id)
+        .into_iter()
+        .filter_map(|(id, score)| {
+            let s = catalog.get_by_id(&id)?;
+            shown(s).then(|| item(s, "co-installed", score))
+        })
+        .take(limit)
+        .collect();
+    if related.len() < limit {
+        let text: String = format!("{} {}", state.package.title, state.package.summary)
+            .chars()
+            .filter(|c| c.is_alphanumeric() || c.is_whitespace() || *c == '-')
+            .collect();
+        let words: Vec<&str> = text.split_whitespace().take(16).collect();
+        let search = SearchQuery {
+            text: words.join(" "),
+            namespace: Some(namespace),
+            limit: limit + related.len() + 1,
+            ..SearchQuery::default()
+        };
+        let hits = app
+            .catalog
+            .search
+            .search(&search)
+            .map_err(ApiError::internal)?
+            .hits;
+        let best = hits
+            .iter()
+            .filter(|h| *h.id != *state.package.id)
+            .map(|h| h.score)
+            .fold(0.0f32, f32::max)
+            .max(f32::MIN_POSITIVE);
+        for hit in hits {
+            if related.len() >= limit {
+                break;
+            }
+            if *hit.id == *state.package.id || related.iter().any(|r| *r.id == *hit.id) {
+                continue;
+            }
+            if let Some(s) = catalog.get_by_id(&hit.id).filter(|s| shown(s)) {
+                related.push(item(s, "similar", f64::from(hit.score / best)));
+            }
+        }
+    }
+    Ok(Json(RelatedResponse {
+        package: RelatedPackage {
+            id: state.package.id.clone(),
+            name: state.package.name.clone(),
+        },
+        related,
     }))
 }

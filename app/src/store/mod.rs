@@ -154,6 +154,17 @@ pub trait Store: Send + Sync + 'static {
     /// One package's counts on `since` and later, by day and channel, oldest first.
     async fn package_downloads(&self, package_id: &str, since: &str) -> Result<Vec<DownloadCount>>;
 
+    // Co-installation counts (recommendations; not catalog changes either).
+    /// Adds installed-set counts per package and per pair (`a` < `b`), in one transaction.
+    async fn add_co_installs(
+        &self,
+        installs: &[(String, u64)],
+        pairs: &[(String, String, u64)],
+    ) -> Result<()>;
+    /// Every package's install count and every pair's co-install count of at least
+    /// `min_pair_count`.
+    async fn co_installs(&self, min_pair_count: u64) -> Result<CoInstalls>;
+
     // The change log and the catalog's view of it.
     async fn head_seq(&self) -> Result<Seq>;
     async fn changes_since(&self, after: Seq, limit: i64) -> Result<Vec<Change>>;

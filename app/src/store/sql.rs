@@ -1527,6 +1527,63 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(pairs = pairs.len()))]
+            async fn add_co_installs(
+                &self,
+                installs: &[(String, u64)],
+                pairs: &[(String, String, u64)],
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.write.begin().await?;
+                for (id, n) in installs {
+                    sqlx::query(
+                        "INSERT INTO install_counts (package_id, count) \
+                         SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM packages WHERE id = $1) \
+                         ON CONFLICT (package_id) DO UPDATE SET count = install_counts.count + excluded.count",
+                    )
+                    .bind(id)
+                    .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (a, b, n) in pairs {
+                    let (a, b) = if a < b { (a, b) } else { (b, a) };
+                    sqlx::query(
+                        "INSERT INTO co_installs (a, b, count) \
+                         SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM packages WHERE id = $1) \
+                         AND EXISTS (SELECT 1 FROM packages WHERE id = $2) \
+                         ON CONFLICT (a, b) DO UPDATE SET count = co_installs.count + excluded.count",
+                    )
+                    .bind(a)
+                    .bind(b)
+                    .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"))]
+            async fn co_installs(
+                &self,
+                min_pair_count: u64,
+            ) -> $crate::store::Result<$crate::store::CoInstalls> {
+                let installs: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT package_id, count FROM install_counts")
+                        .fetch_all(&self.read)
+                        .await?;
+                let pairs: Vec<(String, String, i64)> =
+                    sqlx::query_as("SELECT a, b, count FROM co_installs WHERE count >= $1")
+                        .bind(i64::try_from(min_pair_count).unwrap_or(i64::MAX))
+                        .fetch_all(&self.read)
+                        .await?;
+                let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                Ok($crate::store::CoInstalls {
+                    installs: installs.into_iter().map(|(id, c)| (id, n(c))).collect(),
+                    pairs: pairs.into_iter().map(|(a, b, c)| (a, b, n(c))).collect(),
+                })
+            }
+
             #[tracing::instrument(skip_all, err(level = "debug"))]
             async fn download_totals(
                 &self,

@@ -436,6 +436,15 @@ pub struct NewLibraryVersion {
     pub created_by: String,
 }
 
+/// Aggregate co-installation counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoInstalls {
+    /// (package id, installed sets it was in).
+    pub installs: Vec<(String, u64)>,
+    /// (a, b, installed sets both were in), `a` < `b`.
+    pub pairs: Vec<(String, String, u64)>,
+}
+
 /// Downloads of one package on one channel on one UTC day.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DownloadCount {

@@ -297,6 +297,7 @@ impl TestApp {
             metrics: metrics.clone(),
             assertions,
             downloads: Arc::default(),
+            related: Arc::default(),
         });
         let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(run_follower(

@@ -34,7 +34,9 @@ pub enum RouteClass {
 /// The class of a route template (`MatchedPath`).
 pub fn classify(route: &str) -> RouteClass {
     match route {
-        "/v2/snaps/find" | "/v2/charms/find" | "/v1/search" => RouteClass::Search,
+        "/v2/snaps/find" | "/v2/charms/find" | "/v1/search" | "/v1/{namespace}/{name}/related" => {
+            RouteClass::Search
+        }
         "/unscanned-upload/" => RouteClass::Publisher,
         r if r.starts_with("/v1/") => RouteClass::Publisher,
         _ => RouteClass::Unlimited,
@@ -194,6 +196,10 @@ mod tests {
         assert_eq!(classify("/v2/snaps/find"), RouteClass::Search);
         assert_eq!(classify("/v2/charms/find"), RouteClass::Search);
         assert_eq!(classify("/v1/search"), RouteClass::Search);
+        assert_eq!(
+            classify("/v1/{namespace}/{name}/related"),
+            RouteClass::Search
+        );
         assert_eq!(classify("/v2/snaps/info/{name}"), RouteClass::Unlimited);
         assert_eq!(classify("/v2/snaps/refresh"), RouteClass::Unlimited);
         assert_eq!(
