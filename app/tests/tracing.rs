@@ -256,7 +256,10 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
         .unwrap_or_else(|| panic!("no token_by_hash span in the trace among {names:?}"));
     assert_eq!(lookup.span.parent_span_id, request.span.span_id);
     assert!(lookup.span.start_time_unix_nano >= request.span.start_time_unix_nano);
-    assert!(lookup.span.end_time_unix_nano <= request.span.end_time_unix_nano);
+    // It began during the request. (Its end is recorded when the last handle to it drops,
+    // which may be a pool task on another thread just after the request span closed: under
+    // load the two ends race, so they are not compared.)
+    assert!(lookup.span.start_time_unix_nano <= request.span.end_time_unix_nano);
 
     // The request without traceparent is the root of another trace.
     let info = spans
