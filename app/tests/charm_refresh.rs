@@ -479,7 +479,12 @@ async fn install_and_download_by_channel_on_a_base(backend: Backend) {
     );
     assert!(charm.created_at.is_none(), "not among juju's fields");
 
-    // The download is what the hashes say it is.
+    // The download is what the hashes say it is, and names its channel (for the counts).
+    assert!(
+        charm.download.url.contains("?channel=latest%2F"),
+        "{}",
+        charm.download.url
+    );
     let (status, headers, bytes) = f.app.download(&charm.download.url, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(

@@ -432,6 +432,13 @@ impl Ctx<'_> {
         result["released-at"] = json!(time(resolved.release.released_at));
         let resources = self.resources(state, revision, Some(&resolved.channel), &[]);
         result["charm"] = self.charm_object(state, revision, resources);
+        // The download URL names the channel, so the download is counted for it.
+        if let Some(Value::String(url)) = result.pointer_mut("/charm/download/url") {
+            url.push_str("?channel=");
+            url.push_str(&super::refresh::percent_encode_channel(
+                &resolved.channel.full(),
+            ));
+        }
         Ok(())
     }
 
