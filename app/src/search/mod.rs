@@ -1,20 +1,28 @@
 //! Package search: an in-memory tantivy index over the catalog, kept in step with it change by
-//! change, and a name-aware re-ranking on top.
+//! change, and a re-ranking on top.
 //!
-//! Ranking happens in two phases.
+//! Ranking happens in three steps.
 //!
-//! 1. **Retrieval** (tantivy, BM25): every query word is looked up in the name, title,
-//!    keywords and categories, summary, description and publisher fields with per-field
-//!    boosts; words of four letters or more are also matched against names and titles with
-//!    one typo (two from nine letters), and the last word as a prefix of a name or title word
-//!    (search-as-you-type). The whole query, as a name, is an exact-name clause. Filters
-//!    (namespace, type, category, architecture, channel, confinement, publisher) are required
-//!    terms. The best [`CANDIDATES`] documents go on.
-//! 2. **Re-ranking** of those candidates: the text score, normalised to the best candidate,
-//!    gets bonuses for the name matching the query exactly (which pins it first), for the name
-//!    starting with the query, for the name being one or two typos away from it, for the
-//!    title equalling the query; then a bounded popularity prior (logarithm of the download
-//!    count relative to the most downloaded candidate) multiplies it.
+//! 1. **Query words.** The query is split into words. A word no package uses (a misspelling)
+//!    is replaced by its correction, the vocabulary word fewest typos away (one typo from four
+//!    letters, two from nine); a last word that only starts vocabulary words (search-as-you-
+//!    type) stands for the most used of them.
+//! 2. **Retrieval** (tantivy, BM25): each word is looked up in the name, title, keywords and
+//!    categories, summary, description and publisher fields with per-field boosts, and scores
+//!    by the field it matches best (plus [`TIE_BREAKER`] of the others); corrections and
+//!    completions count a little less. Words of four letters or more also match names and
+//!    titles with typos, and the last word as a prefix of a name or title word. The whole
+//!    query, as a name, is an exact-name clause. Filters (namespace, type, category,
+//!    architecture, channel, confinement, publisher) are required terms. The best
+//!    [`CANDIDATES`] documents go on.
+//! 3. **Re-ranking** of those candidates: the text score, normalised to the best candidate, is
+//!    multiplied by the square of the share of the query's words the candidate contains (a
+//!    package with every word beats one with a single word in its name), gets bonuses for the
+//!    words standing together as a phrase, for the name matching the query exactly (which
+//!    pins it first), for the name starting with the query, for the name being one or two
+//!    typos away from it, for the title equalling the query; then a bounded popularity prior
+//!    (logarithm of the download count relative to the most downloaded candidate) multiplies
+//!    it.
 //!
 //! The same [`SearchIndex`] answers `GET /v2/snaps/find`, `GET /v2/charms/find`,
 //! `GET /v1/search` and `depot eval search`.
@@ -27,7 +35,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query,
+    TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -56,14 +67,28 @@ const W_FUZZY_TITLE: f32 = 1.0;
 const W_PREFIX_NAME: f32 = 1.5;
 const W_PREFIX_TITLE: f32 = 0.7;
 const W_EXACT: f32 = 50.0;
+/// A corrected word is a guess: its clauses count this much of a word typed right.
+const W_CORRECTED: f32 = 0.8;
+/// A completion of the last word is a guess too, one of several.
+const W_COMPLETION: f32 = 0.8;
+/// Completions of a last word looked up, and vocabulary words scanned for them per segment.
+const COMPLETIONS: usize = 4;
+const COMPLETION_SCAN: usize = 5_000;
+/// What the fields a word matches other than its best one add, as a share of their score.
+const TIE_BREAKER: f32 = 0.3;
 
 /// Re-ranking bonuses, in units of the best candidate's text score.
 const B_EXACT: f32 = 100.0;
 const B_TITLE_EXACT: f32 = 1.0;
 const B_NAME_TYPO: f32 = 1.2;
 const B_NAME_PREFIX: f32 = 1.0;
+/// For the words of the query standing together, in that order, in the package's text.
+const B_PHRASE: f32 = 0.5;
+/// How strongly re-ranking prefers documents containing every word of a query of several:
+/// the text score is multiplied by (matched words / query words) to this power.
+const COVERAGE_POWER: i32 = 2;
 /// How much the popularity prior can multiply a score by (1 + this).
-const POPULARITY_WEIGHT: f32 = 0.35;
+const POPULARITY_WEIGHT: f32 = 1.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -117,6 +142,9 @@ struct Fields {
     id: Field,
     namespace: Field,
     name_raw: Field,
+    /// Every word of the name, title, keywords, categories and summary, unstemmed: the
+    /// vocabulary misspelt query words are corrected against.
+    words: Field,
     name: Field,
     title: Field,
     keywords: Field,
@@ -136,6 +164,93 @@ struct DocInfo {
     id: Arc<str>,
     name: Arc<str>,
     title_lc: String,
+    /// The words of the name and title, lower case, for typo and prefix matching.
+    words: Box<[Box<str>]>,
+    /// Hashes of every word and stem of the name, title, keywords, categories, summary and
+    /// description, sorted: whether a query word occurs in the document at all.
+    terms: Box<[u32]>,
+    /// Hashes of adjacent stem pairs in the name, title, keywords, categories, summary and the
+    /// start of the description, sorted: whether words of the query occur together.
+    pairs: Box<[u32]>,
+}
+
+impl DocInfo {
+    fn has_term(&self, term: &str) -> bool {
+        self.terms.binary_search(&term_hash(term)).is_ok()
+    }
+
+    fn has_pair(&self, first: &str, second: &str) -> bool {
+        self.pairs.binary_search(&pair_hash(first, second)).is_ok()
+    }
+
+    /// Whether a query word occurs in the document: as a word or stem anywhere, one or two
+    /// typos away from a name or title word, or (`prefix`) starting one.
+    fn matches(&self, word: &QueryWord, prefix: bool) -> bool {
+        if self.has_term(&word.word) || self.has_term(&word.stem) {
+            return true;
+        }
+        if word
+            .completions
+            .iter()
+            .any(|(w, stem)| self.has_term(w) || self.has_term(stem))
+        {
+            return true;
+        }
+        self.words.iter().any(|w| {
+            (prefix && w.starts_with(&*word.typed))
+                || (word.typos > 0 && edit_distance(w, &word.typed, word.typos).is_some())
+        })
+    }
+}
+
+/// A word of the query, as re-ranking checks it against documents.
+struct QueryWord {
+    /// As typed (lower case).
+    typed: String,
+    /// What is looked up: the word as typed, or its correction when no package uses it.
+    word: String,
+    stem: String,
+    /// Typos allowed in the typed word.
+    typos: usize,
+    /// Used by some package, as typed or corrected (see `SearchIndex::query_words`).
+    known: bool,
+    corrected: bool,
+    /// For a last word that only starts vocabulary words (search-as-you-type): the most used
+    /// of those words, with their stems.
+    completions: Vec<(String, String)>,
+}
+
+/// FNV-1a: a small, stable hash for the term sets.
+fn term_hash(term: &str) -> u32 {
+    term.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn pair_hash(first: &str, second: &str) -> u32 {
+    term_hash(first) ^ term_hash(second).rotate_left(13)
+}
+
+/// Words of the description that count for phrase matching: its opening, where a package says
+/// what it is.
+const DESCRIPTION_PAIR_WORDS: usize = 48;
+
+/// `TerminalEmulator` → `Terminal Emulator`: freedesktop categories are CamelCase, and their
+/// words are what people type.
+pub fn split_camel_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        if let Some(p) = prev
+            && c.is_uppercase()
+            && p.is_lowercase()
+        {
+            out.push(' ');
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out
 }
 
 #[derive(Default)]
@@ -211,6 +326,18 @@ fn typos_for(len: usize) -> u8 {
     }
 }
 
+/// The words of `text` as `field`'s analyser in `index` makes them.
+fn analyse_with(index: &Index, field: Field, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(mut analyzer) = index.tokenizer_for_field(field) {
+        let mut stream = analyzer.token_stream(text);
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+    }
+    out
+}
+
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = |tokenizer: &str| {
@@ -225,6 +352,14 @@ fn schema() -> (Schema, Fields) {
         id: b.add_text_field("id", STRING),
         namespace: b.add_text_field("namespace", STRING),
         name_raw: b.add_text_field("name_raw", STRING),
+        words: b.add_text_field(
+            "words",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("default")
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        ),
         name: b.add_text_field("name", text("default")),
         title: b.add_text_field("title", text("en_stem")),
         keywords: b.add_text_field("keywords", text("en_stem")),
@@ -258,7 +393,7 @@ impl SearchIndex {
                 .clamp(1, 4);
             let mut writer: IndexWriter = index.writer_with_num_threads(threads, BUILD_HEAP)?;
             for doc in docs {
-                let d = Self::document(&f, &mut side, &doc);
+                let d = Self::document(&index, &f, &mut side, &doc);
                 writer.add_document(d)?;
             }
             writer.commit()?;
@@ -279,15 +414,56 @@ impl SearchIndex {
         })
     }
 
-    fn document(f: &Fields, side: &mut Side, doc: &SearchDoc) -> tantivy::TantivyDocument {
+    fn document(
+        index: &Index,
+        f: &Fields,
+        side: &mut Side,
+        doc: &SearchDoc,
+    ) -> tantivy::TantivyDocument {
         let key = side.next_key;
         side.next_key += 1;
+        let mut words: Vec<Box<str>> = Vec::new();
+        let mut terms: Vec<u32> = Vec::new();
+        for text in [&doc.name, &doc.title] {
+            for word in analyse_with(index, f.name, text) {
+                if !words.iter().any(|w| **w == *word) {
+                    words.push(word.into());
+                }
+            }
+        }
+        let categories = doc.categories.iter().map(|c| split_camel_case(c));
+        let texts = [&doc.name, &doc.title, &doc.summary, &doc.description]
+            .into_iter()
+            .cloned()
+            .chain(doc.keywords.iter().cloned())
+            .chain(categories);
+        let mut pairs: Vec<u32> = Vec::new();
+        for (i, text) in texts.enumerate() {
+            terms.extend(
+                analyse_with(index, f.name, &text)
+                    .iter()
+                    .map(|w| term_hash(w)),
+            );
+            let mut stems = analyse_with(index, f.title, &text);
+            terms.extend(stems.iter().map(|w| term_hash(w)));
+            if i == 3 {
+                stems.truncate(DESCRIPTION_PAIR_WORDS);
+            }
+            pairs.extend(stems.windows(2).map(|p| pair_hash(&p[0], &p[1])));
+        }
+        terms.sort_unstable();
+        terms.dedup();
+        pairs.sort_unstable();
+        pairs.dedup();
         side.by_key.insert(
             key,
             DocInfo {
                 id: Arc::from(doc.id.as_str()),
                 name: Arc::from(doc.name.as_str()),
                 title_lc: lc(&doc.title),
+                words: words.into_boxed_slice(),
+                terms: terms.into_boxed_slice(),
+                pairs: pairs.into_boxed_slice(),
             },
         );
         side.key_of.insert(doc.id.clone(), key);
@@ -298,10 +474,22 @@ impl SearchIndex {
             d.add_text(f.namespace, ns.as_str());
         }
         d.add_text(f.name_raw, lc(&doc.name));
+        for text in [&doc.name, &doc.title, &doc.summary]
+            .into_iter()
+            .chain(&doc.keywords)
+        {
+            d.add_text(f.words, text);
+        }
+        for c in &doc.categories {
+            d.add_text(f.words, split_camel_case(c));
+        }
         d.add_text(f.name, &doc.name);
         d.add_text(f.title, &doc.title);
-        for k in doc.keywords.iter().chain(&doc.categories) {
+        for k in &doc.keywords {
             d.add_text(f.keywords, k);
+        }
+        for c in &doc.categories {
+            d.add_text(f.keywords, split_camel_case(c));
         }
         for c in &doc.categories {
             d.add_text(f.category, lc(c));
@@ -349,7 +537,7 @@ impl SearchIndex {
                     stale.push(key);
                 }
                 if let Some(doc) = doc {
-                    let d = Self::document(&self.f, &mut side, doc);
+                    let d = Self::document(&self.index, &self.f, &mut side, doc);
                     fresh.push(d);
                 }
             }
@@ -388,17 +576,10 @@ impl SearchIndex {
 
     /// The words of `text` as `field`'s analyser makes them.
     fn analyse(&self, field: Field, text: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Ok(mut analyzer) = self.index.tokenizer_for_field(field) {
-            let mut stream = analyzer.token_stream(text);
-            while stream.advance() {
-                out.push(stream.token().text.clone());
-            }
-        }
-        out
+        analyse_with(&self.index, field, text)
     }
 
-    fn build_query(&self, q: &SearchQuery) -> Box<dyn Query> {
+    fn build_query(&self, q: &SearchQuery, words: &[QueryWord]) -> Box<dyn Query> {
         let f = &self.f;
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let term = |field: Field, value: &str| -> Box<dyn Query> {
@@ -454,7 +635,7 @@ impl SearchIndex {
         }
         let text = q.text.trim();
         if !text.is_empty() {
-            must.push((Occur::Must, self.text_query(text)));
+            must.push((Occur::Must, self.text_query(text, words)));
         }
         if must.is_empty() {
             Box::new(AllQuery)
@@ -463,7 +644,149 @@ impl SearchIndex {
         }
     }
 
-    fn text_query(&self, text: &str) -> Box<dyn Query> {
+    /// Whether a word occurs in any document's text (as itself in names, as its stem
+    /// elsewhere): a word that does not is a misspelling or a word the catalog does not use.
+    fn is_known(&self, searcher: &tantivy::Searcher, word: &str, stem: &str) -> bool {
+        let f = &self.f;
+        [
+            (f.name, word),
+            (f.title, stem),
+            (f.keywords, stem),
+            (f.summary, stem),
+            (f.description, stem),
+        ]
+        .into_iter()
+        .any(|(field, text)| {
+            searcher
+                .doc_freq(&Term::from_field_text(field, text))
+                .is_ok_and(|n| n > 0)
+        })
+    }
+
+    /// The query's words as both phases use them: each with its stem, its typo budget, and —
+    /// when no package uses it as typed — its correction: the vocabulary word fewest typos
+    /// away, the most used among equals. The last word is not corrected when it starts a
+    /// vocabulary word (search-as-you-type).
+    fn query_words(&self, searcher: &tantivy::Searcher, text: &str) -> Vec<QueryWord> {
+        let typed = self.analyse(self.f.name, text);
+        let last = typed.len().saturating_sub(1);
+        typed
+            .into_iter()
+            .enumerate()
+            .map(|(i, typed)| {
+                let stem_of = |w: &str| {
+                    self.analyse(self.f.title, w)
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| w.to_string())
+                };
+                let stem = stem_of(&typed);
+                let typos = typos_for(typed.chars().count()) as usize;
+                let mut qw = QueryWord {
+                    known: self.is_known(searcher, &typed, &stem),
+                    word: typed.clone(),
+                    stem,
+                    typos,
+                    typed,
+                    corrected: false,
+                    completions: Vec::new(),
+                };
+                if qw.known {
+                    return qw;
+                }
+                if i == last {
+                    qw.completions = self
+                        .completions(searcher, &qw.typed)
+                        .into_iter()
+                        .map(|w| (stem_of(&w), w))
+                        .map(|(stem, w)| (w, stem))
+                        .collect();
+                    if !qw.completions.is_empty() {
+                        qw.known = true;
+                        return qw;
+                    }
+                }
+                if typos == 0 {
+                    return qw;
+                }
+                if let Some(correction) = self.correction(searcher, &qw.typed, typos as u8) {
+                    qw.stem = stem_of(&correction);
+                    qw.word = correction;
+                    qw.known = true;
+                    qw.corrected = true;
+                }
+                qw
+            })
+            .collect()
+    }
+
+    /// The [`COMPLETIONS`] vocabulary words starting with `prefix` that most documents use
+    /// (looking at the first [`COMPLETION_SCAN`] of them in each segment).
+    fn completions(&self, searcher: &tantivy::Searcher, prefix: &str) -> Vec<String> {
+        if prefix.chars().count() < 2 {
+            return Vec::new();
+        }
+        let mut found: HashMap<String, u64> = HashMap::new();
+        for segment in searcher.segment_readers() {
+            let Ok(index) = segment.inverted_index(self.f.words) else {
+                continue;
+            };
+            let Ok(mut stream) = index.terms().range().ge(prefix.as_bytes()).into_stream() else {
+                continue;
+            };
+            let mut seen = 0;
+            while seen < COMPLETION_SCAN && stream.advance() {
+                if !stream.key().starts_with(prefix.as_bytes()) {
+                    break;
+                }
+                seen += 1;
+                if let Ok(term) = std::str::from_utf8(stream.key()) {
+                    *found.entry(term.to_string()).or_default() +=
+                        u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+        let mut found: Vec<(String, u64)> = found.into_iter().collect();
+        found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        found
+            .into_iter()
+            .take(COMPLETIONS)
+            .map(|(w, _)| w)
+            .collect()
+    }
+
+    /// The vocabulary word within `typos` of `word`: fewest typos first, then the one most
+    /// documents use, then alphabetical.
+    fn correction(&self, searcher: &tantivy::Searcher, word: &str, typos: u8) -> Option<String> {
+        let automaton = FuzzyTermQuery::new(Term::from_field_text(self.f.words, word), typos, true)
+            .automaton()
+            .ok()?;
+        let mut found: HashMap<String, u64> = HashMap::new();
+        for segment in searcher.segment_readers() {
+            let Ok(index) = segment.inverted_index(self.f.words) else {
+                continue;
+            };
+            let Ok(mut stream) = index.terms().search(&automaton).into_stream() else {
+                continue;
+            };
+            while stream.advance() {
+                if let Ok(term) = std::str::from_utf8(stream.key()) {
+                    *found.entry(term.to_string()).or_default() +=
+                        u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+        found
+            .into_iter()
+            .filter_map(|(term, n)| {
+                let d = edit_distance(&term, word, typos as usize)?;
+                Some((d, std::cmp::Reverse(n), term))
+            })
+            .min()
+            .map(|(_, _, term)| term)
+    }
+
+    fn text_query(&self, text: &str, words: &[QueryWord]) -> Box<dyn Query> {
         let f = &self.f;
         let boosted = |query: Box<dyn Query>, boost: f32| -> (Occur, Box<dyn Query>) {
             (Occur::Should, Box::new(BoostQuery::new(query, boost)))
@@ -488,57 +811,77 @@ impl SearchIndex {
                 W_FUZZY_NAME,
             ));
         }
-        let words = self.analyse(f.name, text);
         let last = words.len().saturating_sub(1);
         // Typo and prefix clauses are constant-score: in a query of several words they would
         // outweigh real matches of the other words, so they count less there.
         let loose = if words.len() > 1 { 0.3 } else { 1.0 };
-        for (i, word) in words.iter().enumerate() {
-            let stems = self.analyse(f.title, word);
-            let stem = stems.first().unwrap_or(word);
-            should.push(boosted(term(f.name, word), W_NAME));
-            should.push(boosted(term(f.title, stem), W_TITLE));
-            should.push(boosted(term(f.keywords, stem), W_KEYWORDS));
-            should.push(boosted(term(f.summary, stem), W_SUMMARY));
-            should.push(boosted(term(f.description, stem), W_DESCRIPTION));
-            should.push(boosted(term(f.publisher, word), W_PUBLISHER));
-            let typos = typos_for(word.chars().count());
+        let boost = |query: Box<dyn Query>, boost: f32| -> Box<dyn Query> {
+            Box::new(BoostQuery::new(query, boost))
+        };
+        for (i, qw) in words.iter().enumerate() {
+            let (typed, word, stem) = (&qw.typed, &qw.word, &qw.stem);
+            let sure = if qw.corrected { W_CORRECTED } else { 1.0 };
+            // Each word scores by the field it matches best (plus a little for the others):
+            // a word found in many fields of one package must not outweigh the other words of
+            // the query found in another.
+            let mut fields: Vec<Box<dyn Query>> = vec![
+                boost(term(f.name, word), W_NAME * sure),
+                boost(term(f.title, stem), W_TITLE * sure),
+                boost(term(f.keywords, stem), W_KEYWORDS * sure),
+                boost(term(f.summary, stem), W_SUMMARY * sure),
+                boost(term(f.description, stem), W_DESCRIPTION * sure),
+                boost(term(f.publisher, word), W_PUBLISHER * sure),
+            ];
+            for (word, stem) in &qw.completions {
+                fields.extend([
+                    boost(term(f.name, word), W_NAME * W_COMPLETION),
+                    boost(term(f.title, stem), W_TITLE * W_COMPLETION),
+                    boost(term(f.keywords, stem), W_KEYWORDS * W_COMPLETION),
+                    boost(term(f.summary, stem), W_SUMMARY * W_COMPLETION),
+                    boost(term(f.description, stem), W_DESCRIPTION * W_COMPLETION),
+                ]);
+            }
+            let typos = qw.typos as u8;
             if typos > 0 {
-                should.push(boosted(
+                fields.push(boost(
                     Box::new(FuzzyTermQuery::new(
-                        Term::from_field_text(f.name, word),
+                        Term::from_field_text(f.name, typed),
                         typos,
                         true,
                     )),
                     W_FUZZY_NAME * loose,
                 ));
-                should.push(boosted(
+                fields.push(boost(
                     Box::new(FuzzyTermQuery::new(
-                        Term::from_field_text(f.title, word),
+                        Term::from_field_text(f.title, typed),
                         typos,
                         true,
                     )),
                     W_FUZZY_TITLE * loose,
                 ));
             }
-            if i == last && word.chars().count() >= 2 {
-                should.push(boosted(
+            if i == last && typed.chars().count() >= 2 {
+                fields.push(boost(
                     Box::new(FuzzyTermQuery::new_prefix(
-                        Term::from_field_text(f.name, word),
+                        Term::from_field_text(f.name, typed),
                         0,
                         false,
                     )),
                     W_PREFIX_NAME * loose,
                 ));
-                should.push(boosted(
+                fields.push(boost(
                     Box::new(FuzzyTermQuery::new_prefix(
-                        Term::from_field_text(f.title, word),
+                        Term::from_field_text(f.title, typed),
                         0,
                         false,
                     )),
                     W_PREFIX_TITLE * loose,
                 ));
             }
+            should.push((
+                Occur::Should,
+                Box::new(DisjunctionMaxQuery::with_tie_breaker(fields, TIE_BREAKER)),
+            ));
         }
         Box::new(BooleanQuery::new(should))
     }
@@ -551,7 +894,8 @@ impl SearchIndex {
             return Ok(SearchResults::default());
         }
         let searcher = self.reader.searcher();
-        let query = self.build_query(q);
+        let words = self.query_words(&searcher, q.text.trim());
+        let query = self.build_query(q, &words);
         let text = q.text.trim();
         let depth = if text.is_empty() {
             // No text: every match ties; popularity decides, so look at all of them up to the
@@ -603,13 +947,43 @@ impl SearchIndex {
         let query_name = canonical_name(text);
         let query_lc = lc(text);
         let query_len = query_name.chars().count();
+        // Of a query of several words, the share of those the catalog uses that each
+        // candidate contains (a misspelt word counts through its typo clauses alone).
+        let coverage = |info: &DocInfo| -> f32 {
+            if words.len() < 2 {
+                return 1.0;
+            }
+            let last = words.len() - 1;
+            let known = words.iter().filter(|w| w.known).count();
+            if known == 0 {
+                return 1.0;
+            }
+            let matched = words
+                .iter()
+                .enumerate()
+                .filter(|(i, w)| w.known && info.matches(w, *i == last))
+                .count();
+            matched as f32 / known as f32
+        };
+        // Of its adjacent word pairs, the share a candidate has side by side (a phrase).
+        let together = |info: &DocInfo| -> f32 {
+            if words.len() < 2 {
+                return 0.0;
+            }
+            let found = words
+                .windows(2)
+                .filter(|p| info.has_pair(&p[0].stem, &p[1].stem))
+                .count();
+            found as f32 / (words.len() - 1) as f32
+        };
         let mut ranked: Vec<(f32, &DocInfo)> = candidates
             .into_iter()
             .map(|(info, score)| {
                 let mut s = if text.is_empty() {
                     0.0
                 } else {
-                    score / max_score
+                    score / max_score * coverage(info).powi(COVERAGE_POWER)
+                        + B_PHRASE * together(info)
                 };
                 if !text.is_empty() {
                     let name = lc(&info.name);

@@ -263,3 +263,91 @@ fn edit_distance_counts_transpositions_once() {
     assert_eq!(edit_distance("abc", "xyz", 1), None);
     assert_eq!(canonical_name(" Video  Trimmer "), "video-trimmer");
 }
+
+/// Several editors by name, and players and an editor described only by their summaries.
+fn editors() -> Vec<SearchDoc> {
+    let mut docs = vec![
+        doc(
+            "e1",
+            "dconf-editor",
+            "Dconf Editor",
+            "Edit the settings database",
+            "",
+        ),
+        doc(
+            "e2",
+            "text-editor",
+            "Text Editor",
+            "Edit plain text files",
+            "",
+        ),
+        doc("e3", "shotcut", "Shotcut", "Video editor", "Cut films."),
+        doc(
+            "e4",
+            "clipper",
+            "Clipper",
+            "Trim and join video clips with this editor",
+            "",
+        ),
+        doc(
+            "e5",
+            "spreadsheets-pro",
+            "Ledger",
+            "Spreadsheet for accounts",
+            "",
+        ),
+        doc("e6", "konsole", "Konsole", "Terminal", "Run a shell."),
+        doc(
+            "e7",
+            "term-tool",
+            "Term tool",
+            "Terminal helper",
+            "Opens terminals.",
+        ),
+    ];
+    docs[5].categories = vec!["TerminalEmulator".into()];
+    docs
+}
+
+#[test]
+fn packages_with_every_word_beat_a_name_with_one() {
+    let index = SearchIndex::build(editors()).unwrap();
+    let found = names(&index, text("video editor"));
+    // The name matches of "editor" alone come after both packages that have both words, and
+    // the one with the words side by side comes first.
+    assert_eq!(found[..2], ["shotcut", "clipper"], "{found:?}");
+}
+
+#[test]
+fn camel_case_categories_are_words() {
+    let index = SearchIndex::build(editors()).unwrap();
+    assert_eq!(names(&index, text("terminal emulator"))[0], "konsole");
+    assert_eq!(split_camel_case("TerminalEmulator"), "Terminal Emulator");
+    assert_eq!(split_camel_case("KDE"), "KDE");
+}
+
+#[test]
+fn a_misspelt_word_is_corrected_against_the_vocabulary() {
+    let index = SearchIndex::build(editors()).unwrap();
+    // "vidoe" is no word of the catalog: it is read as "video", so the packages about
+    // video editing still lead.
+    let found = names(&index, text("vidoe editor"));
+    assert_eq!(found[..2], ["shotcut", "clipper"], "{found:?}");
+    // A word spelt right is never corrected: "edit" stays "edit".
+    assert_eq!(
+        names(&index, text("edit settings"))[0],
+        "dconf-editor",
+        "a known word is taken as typed"
+    );
+}
+
+#[test]
+fn the_last_word_is_completed_from_summaries_too() {
+    let index = SearchIndex::build(editors()).unwrap();
+    // "spreadsh" starts no name or title word, only a summary word.
+    assert_eq!(names(&index, text("spreadsh")), vec!["spreadsheets-pro"]);
+    assert_eq!(
+        names(&index, text("video edi"))[..2],
+        ["shotcut", "clipper"]
+    );
+}

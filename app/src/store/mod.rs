@@ -129,6 +129,10 @@ pub trait Store: Send + Sync + 'static {
     async fn push_revision(&self, new: NewRevision) -> Result<(Revision, Seq)>;
     /// Applies release and close requests atomically.
     async fn release(&self, request: ReleaseRequest) -> Result<(Vec<Released>, Seq)>;
+    /// Imports `batch` in one transaction: every new package appends its own
+    /// `package-imported` change; one whose name is taken is left as it is. Returns, in order,
+    /// whether each package was imported, and the last change's sequence number.
+    async fn import_packages(&self, batch: Vec<ImportPackage>) -> Result<(Vec<bool>, Seq)>;
     /// Makes a staged upload the next revision of charm resource `new.name`.
     async fn push_resource_revision(
         &self,

@@ -538,6 +538,21 @@ macro_rules! impl_sql_store {
                 account_id: Option<&str>,
                 payload: serde_json::Value,
             ) -> $crate::store::Result<$crate::store::Seq> {
+                let seq = self.insert_change(tx, kind, package_id, account_id, payload).await?;
+                self.notify(tx, seq).await?;
+                Ok(seq)
+            }
+
+            /// `append_change` without the notification, for a transaction that appends many
+            /// changes and notifies once, with the last.
+            async fn insert_change(
+                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
+                kind: &str,
+                package_id: Option<&str>,
+                account_id: Option<&str>,
+                payload: serde_json::Value,
+            ) -> $crate::store::Result<$crate::store::Seq> {
                 let seq: i64 =
                     sqlx::query_scalar("UPDATE change_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq")
                         .fetch_one(&mut **tx)
@@ -554,7 +569,6 @@ macro_rules! impl_sql_store {
                 .bind(payload.to_string())
                 .execute(&mut **tx)
                 .await?;
-                self.notify(tx, seq).await?;
                 Ok(seq)
             }
 
@@ -1500,6 +1514,151 @@ macro_rules! impl_sql_store {
                     .await?;
                 tx.commit().await?;
                 Ok(seq)
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(packages = batch.len()))]
+            async fn import_packages(
+                &self,
+                batch: Vec<$crate::store::ImportPackage>,
+            ) -> $crate::store::Result<(Vec<bool>, $crate::store::Seq)> {
+                use $crate::store::sql::*;
+                let now = chrono::Utc::now();
+                let mut tx = self.write.begin().await?;
+                let mut imported = Vec::with_capacity(batch.len());
+                let mut last = None;
+                for new in batch {
+                    let id = new_id();
+                    let categories = serde_json::to_string(&new.categories)?;
+                    let text = &new.text;
+                    // A taken name is skipped: a re-run of an import resumes.
+                    let inserted: Option<String> = sqlx::query_scalar(
+                        "INSERT INTO packages (id, namespace, name, publisher_id, private, title, summary, \
+                         description, license, website, contact, categories, last_revision, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13) \
+                         ON CONFLICT (namespace, name) DO NOTHING RETURNING id",
+                    )
+                    .bind(&id)
+                    .bind(new.namespace.as_str())
+                    .bind(&new.name)
+                    .bind(&new.publisher_id)
+                    .bind(false)
+                    .bind(text.title.as_deref().unwrap_or(""))
+                    .bind(&text.summary)
+                    .bind(&text.description)
+                    .bind(text.license.as_deref().unwrap_or(""))
+                    .bind(text.website.as_deref().unwrap_or(""))
+                    .bind(text.contact.as_deref().unwrap_or(""))
+                    .bind(&categories)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if inserted.is_none() {
+                        imported.push(false);
+                        continue;
+                    }
+                    sqlx::query("INSERT INTO tracks (package_id, name, created_at) VALUES ($1, $2, $3)")
+                        .bind(&id)
+                        .bind($crate::domain::DEFAULT_TRACK)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    let upload = &new.upload;
+                    sqlx::query(
+                        "INSERT INTO uploads (id, sha3_384, sha256, sha384, size, created_at, created_by, \
+                         package_id, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)",
+                    )
+                    .bind(&upload.id)
+                    .bind(&upload.sha3_384)
+                    .bind(&upload.sha256)
+                    .bind(&upload.sha384)
+                    .bind(upload.size as i64)
+                    .bind(now)
+                    .bind(&upload.created_by)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO revisions ({REVISION_COLUMNS}) VALUES \
+                         ($1, 1, $2, $3, $4, $5, $6, $7, '[]', $8, $9, $10, $11, $12, $13, $14, $15)"
+                    )))
+                    .bind(&id)
+                    .bind(&new.version)
+                    .bind(&upload.sha3_384)
+                    .bind(&upload.sha256)
+                    .bind(&upload.sha384)
+                    .bind(upload.size as i64)
+                    .bind(serde_json::to_string(&new.architectures)?)
+                    .bind(&new.base)
+                    .bind(&new.confinement)
+                    .bind(&new.grade)
+                    .bind(&new.kind)
+                    .bind(serde_json::to_string(&$crate::domain::Epoch::default())?)
+                    .bind(new.metadata.to_string())
+                    .bind(now)
+                    .bind(&new.publisher_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    let channel = &new.channel;
+                    let branch = channel.branch.clone().unwrap_or_default();
+                    let expires_at = channel.branch.as_ref().map(|_| {
+                        now + chrono::Duration::seconds($crate::domain::BRANCH_LIFETIME_SECS)
+                    });
+                    let platforms = if new.architectures.is_empty() {
+                        vec!["all".to_string()]
+                    } else {
+                        new.architectures.clone()
+                    };
+                    for platform in &platforms {
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "INSERT INTO releases ({RELEASE_COLUMNS}, released_by) \
+                             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, NULL, NULL, $8)"
+                        )))
+                        .bind(&id)
+                        .bind(&channel.track)
+                        .bind(channel.risk.as_str())
+                        .bind(&branch)
+                        .bind(platform)
+                        .bind(now)
+                        .bind(expires_at)
+                        .bind(&new.publisher_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO release_history (package_id, channel, revision, platforms, released_at, \
+                         released_by, expires_at, progressive_percentage) VALUES ($1, $2, 1, $3, $4, $5, $6, NULL)",
+                    )
+                    .bind(&id)
+                    .bind(channel.full())
+                    .bind(serde_json::to_string(&platforms)?)
+                    .bind(now)
+                    .bind(&new.publisher_id)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    let seq = self
+                        .insert_change(
+                            &mut tx,
+                            "package-imported",
+                            Some(&id),
+                            Some(&new.publisher_id),
+                            serde_json::json!({"revision": 1, "channel": channel.full()}),
+                        )
+                        .await?;
+                    last = Some(seq);
+                    imported.push(true);
+                }
+                let seq = match last {
+                    Some(seq) => {
+                        self.notify(&mut tx, seq).await?;
+                        seq
+                    }
+                    None => sqlx::query_scalar("SELECT seq FROM change_counter WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await?,
+                };
+                tx.commit().await?;
+                Ok((imported, seq))
             }
 
             #[tracing::instrument(skip_all, err(level = "debug"), fields(rows = counts.len()))]

@@ -200,6 +200,29 @@ pub struct NewRevision {
     pub created_by: String,
 }
 
+/// One package of a bulk import (`depot admin import`): registered, given revision 1 from an
+/// already stored blob, released to `channel` and categorised — what `register_package`,
+/// `stage_upload`, `push_revision`, `release` and `update_metadata` would do one after the
+/// other, written with many others in one transaction.
+#[derive(Clone, Debug)]
+pub struct ImportPackage {
+    pub namespace: Namespace,
+    pub name: String,
+    pub publisher_id: String,
+    /// The revision's blob (`id` names the upload row the import records for it).
+    pub upload: NewUpload,
+    pub version: String,
+    pub architectures: Vec<String>,
+    pub base: Option<String>,
+    pub confinement: Option<String>,
+    pub grade: Option<String>,
+    pub kind: String,
+    pub metadata: serde_json::Value,
+    pub text: ArtifactText,
+    pub channel: Channel,
+    pub categories: Vec<String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewUpload {
     pub id: String,
