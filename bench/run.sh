@@ -36,13 +36,20 @@ raw=$work/raw
 mkdir -p "$raw"
 pids=()
 stop_pg=""
+# PostgreSQL refuses a data directory its user cannot reach: not inside mktemp's private one.
+pg_dir=${TMPDIR:-/tmp}/depot-bench-pg-$(id -u)
 cleanup() {
+  local status=$?
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [ -n "$stop_pg" ]; then
-    DEPOT_TEST_PG_DIR=$work/pg DEPOT_TEST_PG_PORT=55439 tests/support/pg-cluster.sh stop || true
+    DEPOT_TEST_PG_DIR=$pg_dir DEPOT_TEST_PG_PORT=55439 tests/support/pg-cluster.sh stop || true
   fi
-  rm -rf "$work"
+  if [ "$status" = 0 ]; then
+    rm -rf "$work"
+  else
+    echo "bench: failed; the run's files are in $work" >&2
+  fi
 }
 trap cleanup EXIT
 
@@ -55,7 +62,7 @@ depot=$target/release/depot
 ceiling=$target/release/examples/ceiling
 
 # A depot process: `serve` with its own data directory; extra settings as VAR=value arguments.
-# Prints its pid.
+# Its pid is in $started.
 start_depot() {
   local name=$1 listen=$2
   shift 2
@@ -63,10 +70,10 @@ start_depot() {
   (
     cd "$work/$name"
     for kv in "$@"; do export "${kv?}"; done
-    export DEPOT_LISTEN=$listen DEPOT_LOG_FORMAT=json
-    exec "$depot" serve >"$work/$name.log" 2>&1
-  ) &
-  echo $!
+    export DEPOT_LISTEN=$listen
+    exec "$depot" serve
+  ) >"$work/$name.log" 2>&1 &
+  started=$!
 }
 
 # Waits until GET $1 answers 200; prints the seconds it took since $2 (a `date +%s.%N`).
@@ -102,9 +109,12 @@ mkdir -p "$work/mix"
 python3 bench/workload.py --catalog "$catalog" --db "$sqlite_dir/depot-data/depot.db" --out "$work/mix"
 
 # --- Cold start: process start to /readyz answering, three times ---------------------------------
+# The signing keys are made once, before: generating them is not part of a start.
+(cd "$sqlite_dir" && "$depot" admin export-trust >/dev/null)
 for i in 1 2 3; do
   since=$(date +%s.%N)
-  pid=$(cd "$sqlite_dir" && DEPOT_LISTEN=127.0.0.1:18080 "$depot" serve >"$work/cold-$i.log" 2>&1 & echo $!)
+  (cd "$sqlite_dir" && DEPOT_LISTEN=127.0.0.1:18080 exec "$depot" serve) >"$work/cold-$i.log" 2>&1 &
+  pid=$!
   wait_ready "http://127.0.0.1:18080/readyz" "$since" >"$raw/cold-start-$i.txt"
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
   echo "$rss" >"$raw/rss-kib-$i.txt"
@@ -116,8 +126,9 @@ done
 # --- The HTTP runs --------------------------------------------------------------------------------
 "$ceiling" 127.0.0.1:18081 2>"$work/ceiling.log" &
 pids+=($!)
-depot_pid=$(cd "$sqlite_dir" && DEPOT_LISTEN=127.0.0.1:18080 DEPOT_SEARCH_RATE_LIMIT_PER_MINUTE=0 \
-  "$depot" serve >"$work/serve.log" 2>&1 & echo $!)
+(cd "$sqlite_dir" && DEPOT_LISTEN=127.0.0.1:18080 DEPOT_SEARCH_RATE_LIMIT_PER_MINUTE=0 \
+  exec "$depot" serve) >"$work/serve.log" 2>&1 &
+depot_pid=$!
 pids+=("$depot_pid")
 wait_ready "http://127.0.0.1:18080/readyz" "$(date +%s.%N)" >/dev/null
 wait_ready "http://127.0.0.1:18081/" "$(date +%s.%N)" >/dev/null
@@ -137,7 +148,7 @@ wait "$depot_pid" 2>/dev/null || true
 # --- PostgreSQL: full-text search over the same catalog, and two depot processes ------------------
 if [ -z "${DATABASE_URL:-}" ]; then
   stop_pg=yes
-  DATABASE_URL=$(DEPOT_TEST_PG_DIR=$work/pg DEPOT_TEST_PG_PORT=55439 tests/support/pg-cluster.sh start)
+  DATABASE_URL=$(DEPOT_TEST_PG_DIR=$pg_dir DEPOT_TEST_PG_PORT=55439 tests/support/pg-cluster.sh start)
 fi
 admin_url=$DATABASE_URL
 db=depot_bench
@@ -146,7 +157,7 @@ pg_url=$(python3 -c "import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]);
 
 log "loading the catalog for PostgreSQL full-text search"
 "$psql" -q -v ON_ERROR_STOP=1 "$pg_url" -f bench/pg-fts.sql
-"$psql" -q -v ON_ERROR_STOP=1 "$pg_url" -c "\\copy fts_packages (name, title, summary, keywords, description) FROM STDIN CSV" <"$work/mix/catalog.csv"
+"$psql" -q -v ON_ERROR_STOP=1 "$pg_url" -c "\\copy fts_packages (name, title, summary, keywords, description) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (title, summary, keywords, description))" <"$work/mix/catalog.csv"
 "$psql" -q -v ON_ERROR_STOP=1 "$pg_url" -c "\\copy fts_queries (id, q) FROM STDIN CSV" <"$work/mix/queries.csv"
 "$psql" -q -v ON_ERROR_STOP=1 "$pg_url" -f bench/pg-fts-index.sql
 nq=$(wc -l <"$work/mix/queries.txt")
@@ -162,10 +173,10 @@ log "importing $catalog into PostgreSQL"
 (cd "$work" && DEPOT_DATABASE_URL=$pg_url "$depot" admin import "$catalog") 2>"$raw/import-postgres.txt"
 cat "$raw/import-postgres.txt" >&2
 token=$(cd "$work" && DEPOT_DATABASE_URL=$pg_url "$depot" admin create-token --username imported --scope package-release)
-a=$(start_depot a 127.0.0.1:18082 "DEPOT_DATABASE_URL=$pg_url")
-pids+=("$a")
-b=$(start_depot b 127.0.0.1:18083 "DEPOT_DATABASE_URL=$pg_url")
-pids+=("$b")
+start_depot a 127.0.0.1:18082 "DEPOT_DATABASE_URL=$pg_url"
+pids+=("$started")
+start_depot b 127.0.0.1:18083 "DEPOT_DATABASE_URL=$pg_url"
+pids+=("$started")
 wait_ready http://127.0.0.1:18082/readyz "$(date +%s.%N)" >/dev/null
 wait_ready http://127.0.0.1:18083/readyz "$(date +%s.%N)" >/dev/null
 python3 bench/visibility.py --writer http://127.0.0.1:18082 --reader http://127.0.0.1:18083 \

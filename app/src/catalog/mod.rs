@@ -140,8 +140,16 @@ impl CatalogHandle {
     pub async fn load(store: &dyn Store) -> crate::store::Result<CatalogHandle> {
         // Read the head first: anything committed after it is applied again by the follower.
         let seq = store.head_seq().await?;
+        let started = std::time::Instant::now();
         let states = store.load_all().await?;
-        Ok(CatalogHandle::new(Catalog::from_states(seq, states)))
+        let loaded = started.elapsed();
+        let handle = CatalogHandle::new(Catalog::from_states(seq, states));
+        tracing::debug!(
+            load_ms = loaded.as_millis() as u64,
+            index_ms = (started.elapsed() - loaded).as_millis() as u64,
+            "catalog read and search index built"
+        );
+        Ok(handle)
     }
 
     /// The current snapshot.

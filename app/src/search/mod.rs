@@ -42,7 +42,7 @@ use tantivy::query::{
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::TokenStream;
+use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 pub use doc::SearchDoc;
@@ -328,14 +328,36 @@ fn typos_for(len: usize) -> u8 {
 
 /// The words of `text` as `field`'s analyser in `index` makes them.
 fn analyse_with(index: &Index, field: Field, text: &str) -> Vec<String> {
+    match index.tokenizer_for_field(field) {
+        Ok(mut analyzer) => tokens(&mut analyzer, text),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if let Ok(mut analyzer) = index.tokenizer_for_field(field) {
-        let mut stream = analyzer.token_stream(text);
-        while stream.advance() {
-            out.push(stream.token().text.clone());
-        }
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        out.push(stream.token().text.clone());
     }
     out
+}
+
+/// The two analysers documents are read with, fetched once per batch of documents.
+struct Analyzers {
+    /// Lower-cased words (names, publishers).
+    plain: TextAnalyzer,
+    /// English stems (title, keywords, summary, description).
+    stem: TextAnalyzer,
+}
+
+impl Analyzers {
+    fn of(index: &Index, f: &Fields) -> Result<Analyzers> {
+        Ok(Analyzers {
+            plain: index.tokenizer_for_field(f.name)?,
+            stem: index.tokenizer_for_field(f.title)?,
+        })
+    }
 }
 
 fn schema() -> (Schema, Fields) {
@@ -391,10 +413,11 @@ impl SearchIndex {
                 .map(|n| n.get())
                 .unwrap_or(1)
                 .clamp(1, 4);
+            let mut analyzers = Analyzers::of(&index, &f)?;
             let mut writer: IndexWriter = index.writer_with_num_threads(threads, BUILD_HEAP)?;
             for doc in docs {
-                let d = Self::document(&index, &f, &mut side, &doc);
-                writer.add_document(d)?;
+                let prepared = Self::prepare(&mut analyzers, &f, &doc);
+                writer.add_document(Self::file(&f, &mut side, prepared))?;
             }
             writer.commit()?;
             writer.wait_merging_threads()?;
@@ -414,18 +437,30 @@ impl SearchIndex {
         })
     }
 
-    fn document(
-        index: &Index,
+    /// Files a prepared document under the next key.
+    fn file(
         f: &Fields,
         side: &mut Side,
-        doc: &SearchDoc,
+        (info, mut d): (DocInfo, tantivy::TantivyDocument),
     ) -> tantivy::TantivyDocument {
         let key = side.next_key;
         side.next_key += 1;
+        d.add_u64(f.key, key);
+        side.key_of.insert(info.id.to_string(), key);
+        side.by_key.insert(key, info);
+        d
+    }
+
+    /// What re-ranking keeps of a document, and the document to index (without its key).
+    fn prepare(
+        analyzers: &mut Analyzers,
+        f: &Fields,
+        doc: &SearchDoc,
+    ) -> (DocInfo, tantivy::TantivyDocument) {
         let mut words: Vec<Box<str>> = Vec::new();
         let mut terms: Vec<u32> = Vec::new();
         for text in [&doc.name, &doc.title] {
-            for word in analyse_with(index, f.name, text) {
+            for word in tokens(&mut analyzers.plain, text) {
                 if !words.iter().any(|w| **w == *word) {
                     words.push(word.into());
                 }
@@ -440,11 +475,11 @@ impl SearchIndex {
         let mut pairs: Vec<u32> = Vec::new();
         for (i, text) in texts.enumerate() {
             terms.extend(
-                analyse_with(index, f.name, &text)
+                tokens(&mut analyzers.plain, &text)
                     .iter()
                     .map(|w| term_hash(w)),
             );
-            let mut stems = analyse_with(index, f.title, &text);
+            let mut stems = tokens(&mut analyzers.stem, &text);
             terms.extend(stems.iter().map(|w| term_hash(w)));
             if i == 3 {
                 stems.truncate(DESCRIPTION_PAIR_WORDS);
@@ -455,20 +490,15 @@ impl SearchIndex {
         terms.dedup();
         pairs.sort_unstable();
         pairs.dedup();
-        side.by_key.insert(
-            key,
-            DocInfo {
-                id: Arc::from(doc.id.as_str()),
-                name: Arc::from(doc.name.as_str()),
-                title_lc: lc(&doc.title),
-                words: words.into_boxed_slice(),
-                terms: terms.into_boxed_slice(),
-                pairs: pairs.into_boxed_slice(),
-            },
-        );
-        side.key_of.insert(doc.id.clone(), key);
+        let info = DocInfo {
+            id: Arc::from(doc.id.as_str()),
+            name: Arc::from(doc.name.as_str()),
+            title_lc: lc(&doc.title),
+            words: words.into_boxed_slice(),
+            terms: terms.into_boxed_slice(),
+            pairs: pairs.into_boxed_slice(),
+        };
         let mut d = tantivy::TantivyDocument::default();
-        d.add_u64(f.key, key);
         d.add_text(f.id, &doc.id);
         if let Some(ns) = doc.namespace {
             d.add_text(f.namespace, ns.as_str());
@@ -511,7 +541,7 @@ impl SearchIndex {
         for c in &doc.confinements {
             d.add_text(f.confinement, c);
         }
-        d
+        (info, d)
     }
 
     /// Replaces the documents of the given packages (`None`: no longer findable) in one
@@ -525,6 +555,7 @@ impl SearchIndex {
             .lock()
             .map_err(|e| SearchError::Poisoned(e.to_string()))?;
         let mut stale = Vec::new();
+        let mut analyzers = Analyzers::of(&self.index, &self.f)?;
         let mut fresh = Vec::new();
         {
             let mut side = self
@@ -537,7 +568,11 @@ impl SearchIndex {
                     stale.push(key);
                 }
                 if let Some(doc) = doc {
-                    let d = Self::document(&self.index, &self.f, &mut side, doc);
+                    let d = Self::file(
+                        &self.f,
+                        &mut side,
+                        Self::prepare(&mut analyzers, &self.f, doc),
+                    );
                     fresh.push(d);
                 }
             }
