@@ -836,7 +836,10 @@ impl SearchIndex {
         should.push(boosted(term(f.name_raw, &canonical_name(text)), W_EXACT));
         let whole = canonical_name(text);
         let whole_typos = typos_for(whole.chars().count());
-        if whole_typos > 0 {
+        // Typo clauses only for words no package uses as typed: a word of the vocabulary is
+        // taken as meant, which spares scanning the term dictionaries for its neighbours.
+        let misspelt = |qw: &QueryWord| qw.corrected || !qw.known;
+        if whole_typos > 0 && words.iter().any(misspelt) {
             should.push(boosted(
                 Box::new(FuzzyTermQuery::new(
                     Term::from_field_text(f.name_raw, &whole),
@@ -877,7 +880,7 @@ impl SearchIndex {
                 ]);
             }
             let typos = qw.typos as u8;
-            if typos > 0 {
+            if typos > 0 && misspelt(qw) {
                 fields.push(boost(
                     Box::new(FuzzyTermQuery::new(
                         Term::from_field_text(f.name, typed),
@@ -895,7 +898,10 @@ impl SearchIndex {
                     W_FUZZY_TITLE * loose,
                 ));
             }
-            if i == last && typed.chars().count() >= 2 {
+            // Two letters start too many words to look them all up, but as the whole query
+            // they are someone starting to type a name.
+            let shortest = if words.len() == 1 { 2 } else { 3 };
+            if i == last && typed.chars().count() >= shortest {
                 fields.push(boost(
                     Box::new(FuzzyTermQuery::new_prefix(
                         Term::from_field_text(f.name, typed),
