@@ -10,7 +10,7 @@
 //! 2. **Retrieval** (tantivy, BM25): each word is looked up in the name, title, keywords and
 //!    categories, summary, description and publisher fields with per-field boosts, and scores
 //!    by the field it matches best (plus [`TIE_BREAKER`] of the others); corrections and
-//!    completions count a little less. Words of four letters or more also match names and
+//!    completions count a little less. Misspelt words of four letters or more also match names and
 //!    titles with typos, and the last word as a prefix of a name or title word. The whole
 //!    query, as a name, is an exact-name clause. Filters (namespace, type, category,
 //!    architecture, channel, confinement, publisher) are required terms. The best
