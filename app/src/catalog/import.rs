@@ -237,7 +237,7 @@ mod tests {
         let long = "android-platform-frameworks-native-headers";
         assert_eq!(
             name(long).as_deref(),
-            Some("android-platform-frameworks-native-head")
+            Some("android-platform-frameworks-native-heade")
         );
         assert_eq!(name("+++"), None);
         assert_eq!(name(""), None);
