@@ -572,6 +572,40 @@ macro_rules! impl_sql_store {
                 Ok(seq)
             }
 
+            /// Inserts a revision row (its number is `revision.revision`).
+            async fn insert_revision(
+                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
+                package_id: &str,
+                revision: &$crate::store::Revision,
+            ) -> $crate::store::Result<()> {
+                use $crate::store::sql::REVISION_COLUMNS;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO revisions ({REVISION_COLUMNS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                )))
+                .bind(package_id)
+                .bind(i64::from(revision.revision))
+                .bind(&revision.version)
+                .bind(&revision.sha3_384)
+                .bind(&revision.sha256)
+                .bind(&revision.sha384)
+                .bind(revision.size as i64)
+                .bind(serde_json::to_string(&revision.architectures)?)
+                .bind(serde_json::to_string(&revision.bases)?)
+                .bind(&revision.base)
+                .bind(&revision.confinement)
+                .bind(&revision.grade)
+                .bind(&revision.kind)
+                .bind(serde_json::to_string(&revision.epoch)?)
+                .bind(revision.metadata.to_string())
+                .bind(revision.created_at)
+                .bind(&revision.created_by)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             /// Locks the package row for the rest of `tx` (writes to one package apply one after
             /// the other) and touches its `updated_at`; `package-not-found` when it does not exist.
             async fn lock_package(
@@ -968,29 +1002,7 @@ macro_rules! impl_sql_store {
                     created_at: now,
                     created_by: new.created_by,
                 };
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO revisions ({REVISION_COLUMNS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-                )))
-                .bind(&new.package_id)
-                .bind(number)
-                .bind(&revision.version)
-                .bind(&revision.sha3_384)
-                .bind(&revision.sha256)
-                .bind(&revision.sha384)
-                .bind(revision.size as i64)
-                .bind(serde_json::to_string(&revision.architectures)?)
-                .bind(serde_json::to_string(&revision.bases)?)
-                .bind(&revision.base)
-                .bind(&revision.confinement)
-                .bind(&revision.grade)
-                .bind(&revision.kind)
-                .bind(serde_json::to_string(&revision.epoch)?)
-                .bind(revision.metadata.to_string())
-                .bind(revision.created_at)
-                .bind(&revision.created_by)
-                .execute(&mut *tx)
-                .await?;
+                self.insert_revision(&mut tx, &new.package_id, &revision).await?;
                 sqlx::query("UPDATE uploads SET package_id = $2, revision = $3 WHERE id = $1")
                     .bind(&upload.id)
                     .bind(&new.package_id)
@@ -1577,37 +1589,31 @@ macro_rules! impl_sql_store {
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "INSERT INTO revisions ({REVISION_COLUMNS}) VALUES \
-                         ($1, 1, $2, $3, $4, $5, $6, $7, '[]', $8, $9, $10, $11, $12, $13, $14, $15)"
-                    )))
-                    .bind(&id)
-                    .bind(&new.version)
-                    .bind(&upload.sha3_384)
-                    .bind(&upload.sha256)
-                    .bind(&upload.sha384)
-                    .bind(upload.size as i64)
-                    .bind(serde_json::to_string(&new.architectures)?)
-                    .bind(&new.base)
-                    .bind(&new.confinement)
-                    .bind(&new.grade)
-                    .bind(&new.kind)
-                    .bind(serde_json::to_string(&$crate::domain::Epoch::default())?)
-                    .bind(new.metadata.to_string())
-                    .bind(now)
-                    .bind(&new.publisher_id)
-                    .execute(&mut *tx)
-                    .await?;
+                    let revision = $crate::store::Revision {
+                        revision: 1,
+                        version: new.version,
+                        sha3_384: upload.sha3_384.clone(),
+                        sha256: upload.sha256.clone(),
+                        sha384: upload.sha384.clone(),
+                        size: upload.size,
+                        architectures: new.architectures,
+                        bases: Vec::new(),
+                        base: new.base,
+                        confinement: new.confinement,
+                        grade: new.grade,
+                        kind: new.kind,
+                        epoch: $crate::domain::Epoch::default(),
+                        metadata: new.metadata,
+                        created_at: now,
+                        created_by: new.publisher_id.clone(),
+                    };
+                    self.insert_revision(&mut tx, &id, &revision).await?;
                     let channel = &new.channel;
                     let branch = channel.branch.clone().unwrap_or_default();
                     let expires_at = channel.branch.as_ref().map(|_| {
                         now + chrono::Duration::seconds($crate::domain::BRANCH_LIFETIME_SECS)
                     });
-                    let platforms = if new.architectures.is_empty() {
-                        vec!["all".to_string()]
-                    } else {
-                        new.architectures.clone()
-                    };
+                    let platforms = revision.platforms();
                     for platform in &platforms {
                         sqlx::query(sqlx::AssertSqlSafe(format!(
                             "INSERT INTO releases ({RELEASE_COLUMNS}, released_by) \
