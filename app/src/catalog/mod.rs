@@ -157,8 +157,11 @@ impl CatalogHandle {
         self.current.load_full()
     }
 
+    /// The last change the current snapshot includes. Read from the snapshot itself: the
+    /// `applied` signal is sent just after a snapshot is published, so a reader between the two
+    /// would see a snapshot newer than it.
     pub fn seq(&self) -> Seq {
-        *self.applied.borrow()
+        self.current.load().seq()
     }
 
     pub(crate) fn publish(&self, catalog: Catalog) {

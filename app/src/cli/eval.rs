@@ -50,8 +50,21 @@ pub fn run(command: EvalCommand) -> ExitCode {
                     .map_err(|e| format!("{}: {e}", judgments.display()))?;
                 let judged =
                     read_judgments(&text).map_err(|e| format!("{}: {e}", judgments.display()))?;
+                let started = std::time::Instant::now();
                 let index = index_catalog(&records).map_err(|e| e.to_string())?;
+                let indexed = started.elapsed();
+                let started = std::time::Instant::now();
                 let report = evaluate(&index, &judged, k).map_err(|e| e.to_string())?;
+                let ranked = started.elapsed();
+                // On stderr: the report on stdout stays the same from run to run.
+                eprintln!(
+                    "indexed {} packages in {:.2} s; ranked {} queries in {:.0} ms ({:.0} µs a query, one thread)",
+                    records.len(),
+                    indexed.as_secs_f64(),
+                    judged.len(),
+                    ranked.as_secs_f64() * 1e3,
+                    ranked.as_secs_f64() * 1e6 / judged.len().max(1) as f64,
+                );
                 Ok(match format {
                     Format::Text => render_text(&report),
                     Format::Json => {

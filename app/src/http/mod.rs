@@ -16,6 +16,7 @@ mod libraries;
 mod ops;
 mod publisher;
 mod refresh;
+mod render;
 mod resources;
 pub mod schema;
 mod search;

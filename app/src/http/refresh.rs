@@ -8,12 +8,13 @@
 //! falls back to a more stable one, a progressive release reaches its percentage of devices,
 //! and a refresh never offers a revision whose epoch cannot read the installed one's.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -21,8 +22,9 @@ use utoipa_axum::routes;
 
 use super::assertions::{Lookup, find};
 use super::extract::{ClientAddr, Json};
+use super::render::{ChannelEntry, Field, Fields, SnapObject, json_response};
 use super::schema::{ErrorBody, RefreshResponse};
-use super::snaps::{REVISION_FIELDS, SNAP_FIELDS, can_see, revision_level, snap_level};
+use super::snaps::can_see;
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::auth::Principal;
 use crate::catalog::channel_map::{PlatformFilter, effective};
@@ -168,28 +170,28 @@ pub struct RefreshRequest {
 }
 
 /// Fields returned when the request names none: what snapd asks for.
-const DEFAULT_FIELDS: &[&str] = &[
-    "architectures",
-    "base",
-    "confinement",
-    "contact",
-    "created-at",
-    "description",
-    "download",
-    "epoch",
-    "license",
-    "name",
-    "prices",
-    "private",
-    "publisher",
-    "revision",
-    "snap-id",
-    "summary",
-    "title",
-    "type",
-    "version",
-    "website",
-];
+const DEFAULT_FIELDS: Fields = Fields::of(&[
+    Field::Architectures,
+    Field::Base,
+    Field::Confinement,
+    Field::Contact,
+    Field::CreatedAt,
+    Field::Description,
+    Field::Download,
+    Field::Epoch,
+    Field::License,
+    Field::Name,
+    Field::Prices,
+    Field::Private,
+    Field::Publisher,
+    Field::Revision,
+    Field::SnapId,
+    Field::Summary,
+    Field::Title,
+    Field::Type,
+    Field::Version,
+    Field::Website,
+]);
 
 /// What snapd is asking about one device.
 struct Device<'a> {
@@ -308,35 +310,81 @@ struct Ctx<'a> {
     app: &'a AppState,
     principal: Option<&'a Principal>,
     device: Device<'a>,
-    fields: HashSet<&'a str>,
+    fields: Fields,
     now: i64,
 }
 
-impl Ctx<'_> {
-    fn snap_object(&self, state: &PackageState, revision: &Revision) -> Map<String, Value> {
-        let mut snap = snap_level(state);
-        snap.extend(revision_level(self.app, state, revision));
-        snap.retain(|k, _| {
-            (SNAP_FIELDS.contains(&k.as_str()) || REVISION_FIELDS.contains(&k.as_str()))
-                && self.fields.contains(k.as_str())
-        });
-        snap
+/// One result of the answer: an install, download or refresh action's (typed, serialised
+/// straight into the body), or a fetch-assertions one.
+#[derive(Serialize)]
+#[serde(untagged)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every result is an action's: boxing them would allocate for each"
+)]
+enum Outcome<'a> {
+    Snap(ActionResult<'a>),
+    Assertions(Value),
+}
+
+/// The result of an install, download or refresh action, in snapd's shape.
+#[derive(Serialize)]
+struct ActionResult<'a> {
+    result: &'static str,
+    #[serde(rename = "instance-key")]
+    instance_key: &'a str,
+    #[serde(rename = "snap-id", skip_serializing_if = "Option::is_none")]
+    snap_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(rename = "effective-channel", skip_serializing_if = "Option::is_none")]
+    effective_channel: Option<String>,
+    #[serde(rename = "redirect-channel", skip_serializing_if = "Option::is_none")]
+    redirect_channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snap: Option<SnapObject<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+}
+
+impl<'a> ActionResult<'a> {
+    fn new(result: &'static str, instance_key: &'a str) -> Self {
+        ActionResult {
+            result,
+            instance_key,
+            snap_id: None,
+            name: None,
+            effective_channel: None,
+            redirect_channel: None,
+            snap: None,
+            error: None,
+        }
     }
 
-    /// [`Self::snap_object`] for a revision found on `channel`: the download URL names the
-    /// channel, so the download is counted for it.
-    fn snap_object_on(
+    fn fail(&mut self, error: Value) {
+        self.result = "error";
+        self.error = Some(error);
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// The `storeSnap` object of `revision`, with the fields asked for. With `channel` (a
+    /// revision found on a channel), the download URL names the channel, so the download is
+    /// counted for it.
+    fn snap_object(
         &self,
-        state: &PackageState,
-        revision: &Revision,
-        channel: &Channel,
-    ) -> Map<String, Value> {
-        let mut snap = self.snap_object(state, revision);
-        if let Some(Value::String(url)) = snap.get_mut("download").and_then(|d| d.get_mut("url")) {
-            url.push_str("?channel=");
-            url.push_str(&percent_encode_channel(&channel.full()));
+        state: &'a PackageState,
+        revision: &'a Revision,
+        channel: Option<String>,
+    ) -> SnapObject<'a> {
+        SnapObject {
+            public_url: &self.app.public_url,
+            state,
+            revision: Some(revision),
+            fields: self.fields,
+            download_channel: channel,
+            channel: ChannelEntry::None,
         }
-        snap
     }
 
     /// Where the snap is released for this device, for `revision-not-found`'s `extra`.
@@ -402,13 +450,17 @@ impl Ctx<'_> {
     }
 
     /// `install` or `download`.
-    fn install(&self, catalog: &crate::catalog::Catalog, action: &Action) -> Value {
+    fn install(
+        &self,
+        catalog: &'a crate::catalog::Catalog,
+        action: &'a Action,
+    ) -> ActionResult<'a> {
         let kind = if action.action == ActionKind::Install {
             "install"
         } else {
             "download"
         };
-        let mut result = json!({"result": kind, "instance-key": action.instance_key});
+        let mut result = ActionResult::new(kind, &action.instance_key);
         let found = match (&action.snap_id, &action.name) {
             (Some(id), _) => catalog
                 .get_by_id(id)
@@ -418,10 +470,9 @@ impl Ctx<'_> {
         }
         .filter(|s| can_see(s, self.principal));
         let Some(state) = found else {
-            result["result"] = json!("error");
             let error = match (&action.snap_id, &action.name) {
                 (Some(id), _) => {
-                    result["snap-id"] = json!(id);
+                    result.snap_id = Some(id);
                     action_error(
                         "id-not-found",
                         format!("No snap with id '{id}' found."),
@@ -429,7 +480,7 @@ impl Ctx<'_> {
                     )
                 }
                 (None, Some(name)) => {
-                    result["name"] = json!(name);
+                    result.name = Some(name);
                     action_error(
                         "name-not-found",
                         format!("No snap named '{name}' found."),
@@ -442,11 +493,11 @@ impl Ctx<'_> {
                     None,
                 ),
             };
-            result["error"] = error;
+            result.fail(error);
             return result;
         };
-        result["name"] = json!(state.package.name);
-        result["snap-id"] = json!(state.package.id);
+        result.name = Some(&state.package.name);
+        result.snap_id = Some(&state.package.id);
         if let Some(number) = action.revision {
             self.answer_revision(state, number, &mut result);
             return result;
@@ -460,47 +511,34 @@ impl Ctx<'_> {
         ) {
             Ok((resolved, redirect)) => match self.find_revision(state, resolved.revision) {
                 Some(revision) => {
-                    result["effective-channel"] = json!(resolved.channel.full());
-                    if let Some(redirect) = redirect {
-                        result["redirect-channel"] = json!(redirect.full());
-                    }
-                    result["snap"] =
-                        Value::Object(self.snap_object_on(state, revision, &resolved.channel));
+                    let channel = resolved.channel.full();
+                    result.redirect_channel = redirect.map(|r| r.full());
+                    result.snap = Some(self.snap_object(state, revision, Some(channel.clone())));
+                    result.effective_channel = Some(channel);
                 }
-                None => {
-                    result["result"] = json!("error");
-                    result["error"] = action_error(
-                        "revision-not-found",
-                        format!("Revision {} is missing.", resolved.revision),
-                        None,
-                    );
-                }
+                None => result.fail(action_error(
+                    "revision-not-found",
+                    format!("Revision {} is missing.", resolved.revision),
+                    None,
+                )),
             },
-            Err(error) => {
-                result["result"] = json!("error");
-                result["error"] = error;
-            }
+            Err(error) => result.fail(error),
         }
         result
     }
 
     /// Answers an action that names a revision: its snap object, or `revision-not-found`.
-    fn answer_revision(&self, state: &PackageState, number: u32, result: &mut Value) {
+    fn answer_revision(&self, state: &'a PackageState, number: u32, result: &mut ActionResult<'a>) {
         match self.revision_for_install(state, number) {
-            Some(revision) => {
-                result["snap"] = Value::Object(self.snap_object(state, revision));
-            }
-            None => {
-                result["result"] = json!("error");
-                result["error"] = action_error(
-                    "revision-not-found",
-                    format!(
-                        "Revision {number} of '{}' is not available.",
-                        state.package.name
-                    ),
-                    Some(self.releases_extra(state)),
-                );
-            }
+            Some(revision) => result.snap = Some(self.snap_object(state, revision, None)),
+            None => result.fail(action_error(
+                "revision-not-found",
+                format!(
+                    "Revision {number} of '{}' is not available.",
+                    state.package.name
+                ),
+                Some(self.releases_extra(state)),
+            )),
         }
     }
 
@@ -524,43 +562,40 @@ impl Ctx<'_> {
 
     fn refresh(
         &self,
-        catalog: &crate::catalog::Catalog,
-        action: &Action,
-        installed: Option<&ContextItem>,
-    ) -> Option<Value> {
-        let mut result = json!({"result": "refresh", "instance-key": action.instance_key});
+        catalog: &'a crate::catalog::Catalog,
+        action: &'a Action,
+        installed: Option<&'a ContextItem>,
+    ) -> Option<ActionResult<'a>> {
+        let mut result = ActionResult::new("refresh", &action.instance_key);
         let Some(installed) = installed else {
-            result["result"] = json!("error");
-            result["error"] = action_error(
+            result.fail(action_error(
                 "invalid-action",
                 format!(
                     "refresh of instance {:?} has no context entry",
                     action.instance_key
                 ),
                 None,
-            );
+            ));
             return Some(result);
         };
         let snap_id = action.snap_id.as_deref().unwrap_or(&installed.snap_id);
-        result["snap-id"] = json!(snap_id);
+        result.snap_id = Some(snap_id);
         let Some(state) = catalog
             .get_by_id(snap_id)
             .filter(|s| s.package.namespace == Namespace::Snap && can_see(s, self.principal))
         else {
-            result["result"] = json!("error");
-            result["error"] = action_error(
+            result.fail(action_error(
                 "id-not-found",
                 format!("No snap with id '{snap_id}' found."),
                 None,
-            );
+            ));
             return Some(result);
         };
-        result["name"] = json!(state.package.name);
+        result.name = Some(&state.package.name);
         let current = self.find_revision(state, installed.revision);
-        let stay = |mut result: Value| -> Option<Value> {
+        let stay = |mut result: ActionResult<'a>| -> Option<ActionResult<'a>> {
             // "No update": the installed revision again, as snapd expects.
-            let current = current?;
-            result["snap"] = Value::Object(self.snap_object(state, current));
+            result.snap = Some(self.snap_object(state, current?, None));
             Some(result)
         };
         let held = installed.held.as_ref().is_some_and(|h| !h.by.is_empty());
@@ -587,15 +622,13 @@ impl Ctx<'_> {
         ) {
             Ok(found) => found,
             Err(error) => {
-                result["result"] = json!("error");
-                result["error"] = error;
+                result.fail(error);
                 return Some(result);
             }
         };
-        result["effective-channel"] = json!(resolved.channel.full());
-        if let Some(redirect) = redirect {
-            result["redirect-channel"] = json!(redirect.full());
-        }
+        let channel = resolved.channel.full();
+        result.effective_channel = Some(channel.clone());
+        result.redirect_channel = redirect.map(|r| r.full());
         let Some(offered) = self.find_revision(state, resolved.revision) else {
             return stay(result);
         };
@@ -609,7 +642,7 @@ impl Ctx<'_> {
             // is released to the channel it follows.
             return stay(result);
         }
-        result["snap"] = Value::Object(self.snap_object_on(state, offered, &resolved.channel));
+        result.snap = Some(self.snap_object(state, offered, Some(channel)));
         Some(result)
     }
 }
@@ -715,7 +748,7 @@ async fn refresh(
     MaybeAuth(principal): MaybeAuth,
     ClientAddr(client): ClientAddr,
     Json(request): Json<RefreshRequest>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Response> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(series) = header("snap-device-series")
         && series != "16"
@@ -737,9 +770,9 @@ async fn refresh(
             format!("at most {MAX_ITEMS} context entries and {MAX_ITEMS} actions per request"),
         ));
     }
-    let mut keys = HashSet::new();
+    let mut context = HashMap::with_capacity(request.context.len());
     for item in &request.context {
-        if !keys.insert(item.instance_key.as_str()) {
+        if context.insert(item.instance_key.as_str(), item).is_some() {
             return Err(ApiError::bad_request(
                 "invalid-request",
                 format!(
@@ -764,9 +797,9 @@ async fn refresh(
             ));
         }
     }
-    let fields: HashSet<&str> = match &request.fields {
-        Some(list) => list.iter().map(String::as_str).collect(),
-        None => DEFAULT_FIELDS.iter().copied().collect(),
+    let fields = match &request.fields {
+        Some(list) => Fields::parse(list.iter().map(String::as_str)),
+        None => DEFAULT_FIELDS,
     };
     // The installed set feeds recommendations (counted once a day per set; see `related`).
     {
@@ -802,19 +835,36 @@ async fn refresh(
     let mut results = Vec::with_capacity(request.actions.len());
     for action in &request.actions {
         let result = match action.action {
-            ActionKind::Install | ActionKind::Download => Some(ctx.install(&catalog, action)),
-            ActionKind::Refresh => {
-                let installed = request
-                    .context
-                    .iter()
-                    .find(|c| c.instance_key == action.instance_key);
-                ctx.refresh(&catalog, action, installed)
+            ActionKind::Install | ActionKind::Download => {
+                Some(Outcome::Snap(ctx.install(&catalog, action)))
             }
-            ActionKind::FetchAssertions => Some(ctx.fetch_assertions(&catalog, action)),
+            ActionKind::Refresh => {
+                let installed = context.get(action.instance_key.as_str()).copied();
+                ctx.refresh(&catalog, action, installed).map(Outcome::Snap)
+            }
+            ActionKind::FetchAssertions => {
+                Some(Outcome::Assertions(ctx.fetch_assertions(&catalog, action)))
+            }
         };
         results.extend(result);
     }
-    Ok(axum::Json(json!({ "results": results, "error-list": [] })))
+    // Serialised here, while the catalog snapshot and the request it borrows from are alive.
+    let size = 256 + results.len() * 2048;
+    Ok(json_response(
+        &RefreshAnswer {
+            results,
+            error_list: [(); 0],
+        },
+        size,
+    ))
+}
+
+/// The body of `refresh` (its schema is [`RefreshResponse`]).
+#[derive(Serialize)]
+struct RefreshAnswer<'a> {
+    results: Vec<Outcome<'a>>,
+    #[serde(rename = "error-list")]
+    error_list: [(); 0],
 }
 
 #[cfg(test)]

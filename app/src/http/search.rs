@@ -6,14 +6,14 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Json, Query};
+use super::render::{ChannelEntry, Field, Fields, SnapObject, json_response};
 use super::schema::ErrorBody;
-use super::snaps::{REVISION_FIELDS, SNAP_FIELDS, revision_level, snap_level};
 use super::{ApiError, ApiResult, AppState};
 use crate::catalog::channel_map::resolve_for;
 use crate::domain::{Channel, Namespace, Risk};
@@ -36,29 +36,29 @@ const FIND_LIMIT: usize = 100;
 const BAD_QUERY_CHARS: &str = "+=&|><!(){}[]^\"~*?:\\/";
 
 /// The fields snapd asks `find` for (`FindFields`), used when the client names none.
-const DEFAULT_FIND_FIELDS: &[&str] = &[
-    "base",
-    "confinement",
-    "links",
-    "contact",
-    "description",
-    "download",
-    "license",
-    "prices",
-    "private",
-    "publisher",
-    "revision",
-    "summary",
-    "title",
-    "type",
-    "version",
-    "website",
-    "store-url",
-    "media",
-    "common-ids",
-    "categories",
-    "channel",
-];
+/// `channel` is asked for too.
+const DEFAULT_FIND_FIELDS: Fields = Fields::of(&[
+    Field::Base,
+    Field::Confinement,
+    Field::Links,
+    Field::Contact,
+    Field::Description,
+    Field::Download,
+    Field::License,
+    Field::Prices,
+    Field::Private,
+    Field::Publisher,
+    Field::Revision,
+    Field::Summary,
+    Field::Title,
+    Field::Type,
+    Field::Version,
+    Field::Website,
+    Field::StoreUrl,
+    Field::Media,
+    Field::CommonIds,
+    Field::Categories,
+]);
 
 fn check_text(q: &str, what: &str) -> ApiResult<()> {
     if q.chars().count() > 200 {
@@ -192,7 +192,7 @@ async fn snaps_find(
     State(app): State<AppState>,
     Query(query): Query<SnapFindQuery>,
     headers: HeaderMap,
-) -> ApiResult<Json<SnapFindResponse>> {
+) -> ApiResult<axum::response::Response> {
     let started = Instant::now();
     let _ = (&query.private, &query.common_id, &query.scope);
     if query.q.is_some() && query.name.is_some() {
@@ -241,13 +241,12 @@ async fn snaps_find(
         // A device that is not a classic system (Ubuntu Core) cannot install classic snaps.
         search.confinements = vec!["strict".into(), "devmode".into()];
     }
-    let requested: Vec<&str> = match &query.fields {
-        Some(f) => f
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect(),
-        None => DEFAULT_FIND_FIELDS.to_vec(),
+    let (fields, wants_channel) = match &query.fields {
+        Some(f) => (
+            Fields::parse(f.split(',')),
+            f.split(',').any(|f| f.trim() == "channel"),
+        ),
+        None => (DEFAULT_FIND_FIELDS, true),
     };
     let catalog = app.catalog.snapshot();
     let ids: Vec<String> = app
@@ -262,7 +261,6 @@ async fn snaps_find(
     let now = chrono::Utc::now().timestamp();
     let arch = search.architecture.clone();
     let accepts = |p: &str| arch.as_deref().is_none_or(|a| p == a || p == "all");
-    let wants_channel = requested.contains(&"channel");
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
         let Some(state) = catalog.get_by_id(&id) else {
@@ -280,26 +278,59 @@ async fn snaps_find(
         else {
             continue;
         };
-        let revision = &state.revisions[i];
-        let mut snap = snap_level(state);
-        snap.retain(|k, _| SNAP_FIELDS.contains(&k.as_str()) && requested.contains(&k.as_str()));
-        let mut rev: Map<String, Value> = revision_level(&app, state, revision);
-        rev.retain(|k, _| REVISION_FIELDS.contains(&k.as_str()) && requested.contains(&k.as_str()));
-        if wants_channel {
-            rev.insert("channel".into(), json!(release.channel.short()));
-        }
-        results.push(SnapFindResult {
-            name: state.package.name.clone(),
-            snap_id: state.package.id.clone(),
-            snap: Value::Object(snap),
-            revision: Value::Object(rev),
+        results.push(FindResult {
+            name: &state.package.name,
+            snap_id: &state.package.id,
+            snap: SnapObject {
+                public_url: &app.public_url,
+                state,
+                revision: None,
+                fields: fields.and(Fields::SNAP_LEVEL),
+                download_channel: None,
+                channel: ChannelEntry::None,
+            },
+            revision: SnapObject {
+                public_url: &app.public_url,
+                state,
+                revision: Some(&state.revisions[i]),
+                fields: fields.and(Fields::REVISION_LEVEL),
+                download_channel: None,
+                channel: if wants_channel {
+                    ChannelEntry::Name(release.channel.short())
+                } else {
+                    ChannelEntry::None
+                },
+            },
         });
     }
+    // Serialised here, while the catalog snapshot it borrows from is alive.
+    let size = 256 + results.len() * 1536;
+    let response = json_response(
+        &FindAnswer {
+            results,
+            error_list: [(); 0],
+        },
+        size,
+    );
     observe(&app, "snaps_find", started);
-    Ok(Json(SnapFindResponse {
-        results,
-        error_list: vec![],
-    }))
+    Ok(response)
+}
+
+/// The body of snap `find` (its schema is [`SnapFindResponse`]).
+#[derive(Serialize)]
+struct FindAnswer<'a> {
+    results: Vec<FindResult<'a>>,
+    #[serde(rename = "error-list")]
+    error_list: [(); 0],
+}
+
+#[derive(Serialize)]
+struct FindResult<'a> {
+    name: &'a str,
+    #[serde(rename = "snap-id")]
+    snap_id: &'a str,
+    snap: SnapObject<'a>,
+    revision: SnapObject<'a>,
 }
 
 #[derive(Deserialize, IntoParams)]

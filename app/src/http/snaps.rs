@@ -2,19 +2,21 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Json, Path, Query};
+use super::render::{ChannelEntry, DownloadUrl, Field, Fields, SnapObject, json_response};
 use super::schema::{CategoriesResponse, ErrorBody, SnapInfo};
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::auth::Principal;
 use crate::catalog::channel_map::{PlatformFilter, effective};
 use crate::domain::Namespace;
-use crate::store::{PackageState, Release, Revision};
+use crate::store::PackageState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,53 +24,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(categories))
 }
 
-/// Snap-level fields of snapd's `storeSnap`.
-pub(crate) const SNAP_FIELDS: &[&str] = &[
-    "categories",
-    "common-ids",
-    "contact",
-    "description",
-    "license",
-    "links",
-    "media",
-    "name",
-    "prices",
-    "private",
-    "publisher",
-    "snap-id",
-    "store-url",
-    "summary",
-    "title",
-    "website",
-];
-
-/// Revision-level fields of snapd's `storeSnap`.
-pub(crate) const REVISION_FIELDS: &[&str] = &[
-    "architectures",
-    "base",
-    "confinement",
-    "created-at",
-    "download",
-    "epoch",
-    "grade",
-    "revision",
-    "snap-yaml",
-    "type",
-    "version",
-];
-
-/// Fields sent when the client names none (snapd's info fields).
-const DEFAULT_REVISION_FIELDS: &[&str] = &[
-    "architectures",
-    "base",
-    "confinement",
-    "created-at",
-    "download",
-    "epoch",
-    "revision",
-    "type",
-    "version",
-];
+/// Revision-level fields sent when the client names none (snapd's info fields).
+const DEFAULT_REVISION_FIELDS: Fields = Fields::of(&[
+    Field::Architectures,
+    Field::Base,
+    Field::Confinement,
+    Field::CreatedAt,
+    Field::Download,
+    Field::Epoch,
+    Field::Revision,
+    Field::Type,
+    Field::Version,
+]);
 
 pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -81,86 +48,13 @@ pub(crate) fn can_see(state: &PackageState, principal: Option<&Principal>) -> bo
 }
 
 pub(crate) fn download_url(app: &AppState, state: &PackageState, revision: u32) -> String {
-    let ns = state.package.namespace;
-    format!(
-        "{}/api/v1/{}/download/{}_{}.{}",
-        app.public_url,
-        ns.plural(),
-        state.package.id,
+    DownloadUrl {
+        public_url: &app.public_url,
+        state,
         revision,
-        ns.file_extension()
-    )
-}
-
-pub(crate) fn snap_level(state: &PackageState) -> Map<String, Value> {
-    let p = &state.package;
-    let mut m = Map::new();
-    m.insert(
-        "categories".into(),
-        json!(
-            p.categories
-                .iter()
-                .map(|c| json!({"featured": false, "name": c}))
-                .collect::<Vec<_>>()
-        ),
-    );
-    m.insert("common-ids".into(), json!([]));
-    m.insert("contact".into(), json!(p.contact));
-    m.insert("description".into(), json!(p.description));
-    m.insert("license".into(), json!(p.license));
-    m.insert("links".into(), json!({}));
-    m.insert("media".into(), json!([]));
-    m.insert("name".into(), json!(p.name));
-    m.insert("prices".into(), json!({}));
-    m.insert("private".into(), json!(p.private));
-    m.insert(
-        "publisher".into(),
-        json!({"id": p.publisher.id, "username": p.publisher.username, "display-name": p.publisher.display_name, "validation": "unproven"}),
-    );
-    m.insert("snap-id".into(), json!(p.id));
-    m.insert("store-url".into(), json!(""));
-    m.insert("summary".into(), json!(p.summary));
-    m.insert(
-        "title".into(),
-        json!(if p.title.is_empty() {
-            &p.name
-        } else {
-            &p.title
-        }),
-    );
-    m.insert("website".into(), json!(p.website));
-    m
-}
-
-pub(crate) fn revision_level(
-    app: &AppState,
-    state: &PackageState,
-    r: &Revision,
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("architectures".into(), json!(r.architectures));
-    m.insert("base".into(), json!(r.base));
-    m.insert("confinement".into(), json!(r.confinement));
-    m.insert("created-at".into(), json!(time(r.created_at)));
-    m.insert(
-        "download".into(),
-        json!({"url": download_url(app, state, r.revision), "sha3-384": r.sha3_384, "size": r.size, "deltas": []}),
-    );
-    m.insert("epoch".into(), json!(r.epoch));
-    m.insert("grade".into(), json!(r.grade));
-    m.insert("revision".into(), json!(r.revision));
-    m.insert(
-        "snap-yaml".into(),
-        r.metadata.get("snap-yaml").cloned().unwrap_or(Value::Null),
-    );
-    m.insert("type".into(), json!(r.kind));
-    m.insert("version".into(), json!(r.version));
-    m
-}
-
-fn select(mut m: Map<String, Value>, keep: &dyn Fn(&str) -> bool) -> Map<String, Value> {
-    m.retain(|k, _| keep(k));
-    m
+        channel: None,
+    }
+    .to_string()
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -174,21 +68,6 @@ struct InfoQuery {
     /// shown as this architecture.
     #[param(nullable = false, example = "amd64")]
     architecture: Option<String>,
-}
-
-fn channel_json(channel: &crate::domain::Channel, architecture: &str, release: &Release) -> Value {
-    let mut c = json!({
-        "architecture": architecture,
-        "name": channel.short(),
-        "risk": channel.risk.as_str(),
-        "track": channel.track,
-        "released-at": time(release.released_at),
-    });
-    if let Some(expires) = release.expires_at.filter(|_| channel.branch.is_some()) {
-        c["branch"] = json!(channel.branch);
-        c["expiration-date"] = json!(time(expires));
-    }
-    c
 }
 
 /// The snap and its effective channel map, in the shape snapd reads.
@@ -216,7 +95,7 @@ async fn info(
     Query(query): Query<InfoQuery>,
     headers: HeaderMap,
     MaybeAuth(principal): MaybeAuth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let catalog = app.catalog.snapshot();
     let state = catalog
         .get(Namespace::Snap, &name)
@@ -227,53 +106,47 @@ async fn info(
                 format!("No snap named '{name}' found in series '16'."),
             )
         })?;
-    let requested: Option<Vec<String>> = query.fields.as_deref().map(|f| {
-        f.split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    });
-    let wants = |field: &str, default: bool| match &requested {
-        Some(list) => list.iter().any(|f| f == field),
-        None => default,
+    let fields = match &query.fields {
+        Some(list) => Fields::parse(list.split(',')),
+        None => Fields::SNAP_LEVEL.or(DEFAULT_REVISION_FIELDS),
     };
-    let architecture = query.architecture.clone().or_else(|| {
+    let architecture = query.architecture.as_deref().or_else(|| {
         headers
             .get("snap-device-architecture")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
     });
     let accepts_arch;
-    let filter = match &architecture {
+    let filter = match architecture {
         Some(arch) => {
-            let arch = arch.clone();
             accepts_arch = move |p: &str| p == arch || p == "all";
             PlatformFilter::Only {
-                shown_as: architecture.clone().unwrap_or_default(),
+                shown_as: arch.to_string(),
                 accepts: &accepts_arch,
             }
         }
         None => PlatformFilter::All,
     };
     let now = chrono::Utc::now().timestamp();
-    let snap = select(snap_level(state), &|k| {
-        SNAP_FIELDS.contains(&k) && wants(k, true)
-    });
-    let channel_map: Vec<Value> = effective(state, &filter, now)
-        .into_iter()
+    let lines = effective(state, &filter, now);
+    let channel_map: Vec<SnapObject> = lines
+        .iter()
         .filter_map(|line| {
-            let revision = state
+            let i = state
                 .revisions
-                .iter()
-                .find(|r| r.revision == line.release.revision)?;
-            let mut entry = select(revision_level(&app, state, revision), &|k| {
-                REVISION_FIELDS.contains(&k) && wants(k, DEFAULT_REVISION_FIELDS.contains(&k))
-            });
-            entry.insert(
-                "channel".into(),
-                channel_json(&line.channel, &line.platform, line.release),
-            );
-            Some(Value::Object(entry))
+                .binary_search_by_key(&line.release.revision, |r| r.revision)
+                .ok()?;
+            Some(SnapObject {
+                public_url: &app.public_url,
+                state,
+                revision: Some(&state.revisions[i]),
+                fields: fields.and(Fields::REVISION_LEVEL),
+                download_channel: None,
+                channel: ChannelEntry::Release {
+                    channel: &line.channel,
+                    architecture: &line.platform,
+                    release: line.release,
+                },
+            })
         })
         .collect();
     if channel_map.is_empty() {
@@ -283,12 +156,33 @@ async fn info(
             format!("No snap named '{name}' found in series '16'."),
         ));
     }
-    Ok(Json(json!({
-        "name": state.package.name,
-        "snap-id": state.package.id,
-        "snap": snap,
-        "channel-map": channel_map,
-    })))
+    let answer = InfoAnswer {
+        name: &state.package.name,
+        snap_id: &state.package.id,
+        snap: SnapObject {
+            public_url: &app.public_url,
+            state,
+            revision: None,
+            fields: fields.and(Fields::SNAP_LEVEL),
+            download_channel: None,
+            channel: ChannelEntry::None,
+        },
+        channel_map,
+    };
+    // Serialised here, while the catalog snapshot it borrows from is alive.
+    let size = 1024 + 1024 * answer.channel_map.len() + state.package.description.len();
+    Ok(json_response(&answer, size))
+}
+
+/// The body of `info` (its schema is [`SnapInfo`]).
+#[derive(Serialize)]
+struct InfoAnswer<'a> {
+    name: &'a str,
+    #[serde(rename = "snap-id")]
+    snap_id: &'a str,
+    snap: SnapObject<'a>,
+    #[serde(rename = "channel-map")]
+    channel_map: Vec<SnapObject<'a>>,
 }
 
 /// The categories the public snaps are filed under, sorted by name.

@@ -220,6 +220,13 @@ struct QueryWord {
     completions: Vec<(String, String)>,
 }
 
+impl QueryWord {
+    /// Used by some package exactly as typed (not corrected, not only the start of words).
+    fn known_as_typed(&self) -> bool {
+        self.known && !self.corrected && self.completions.is_empty()
+    }
+}
+
 /// FNV-1a: a small, stable hash for the term sets.
 fn term_hash(term: &str) -> u32 {
     term.bytes().fold(0x811c_9dc5u32, |h, b| {
@@ -899,9 +906,13 @@ impl SearchIndex {
                 ));
             }
             // Two letters start too many words to look them all up, but as the whole query
-            // they are someone starting to type a name.
+            // they are someone starting to type a name. In a query of several words, a last
+            // word the catalog uses as typed is taken as finished: expanding it would look up
+            // every longer word it starts (hundreds of postings for `lib` or `pro`), the
+            // largest cost of such queries, for matches its own clauses mostly find.
             let shortest = if words.len() == 1 { 2 } else { 3 };
-            if i == last && typed.chars().count() >= shortest {
+            let unfinished = words.len() == 1 || !qw.known_as_typed();
+            if i == last && unfinished && typed.chars().count() >= shortest {
                 fields.push(boost(
                     Box::new(FuzzyTermQuery::new_prefix(
                         Term::from_field_text(f.name, typed),

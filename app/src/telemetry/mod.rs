@@ -34,12 +34,26 @@ pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_http=info";
 /// Installs the global subscriber: logs in `format`, and the OpenTelemetry bridge (see
 /// [`otel`]). `RUST_LOG` overrides the default log filter. Reads the `OTEL_*` environment.
 /// A second call (tests) leaves the first subscriber in place.
-pub fn init(format: LogFormat) {
+///
+/// Log lines are formatted where they happen and written to stderr by a thread of their own,
+/// in batches: a request never waits for a write to stderr (a pipe or a file), and a busy
+/// server makes one write per batch instead of one per line. Nothing is dropped: when that
+/// thread falls behind, loggers wait. Keep the returned guard until the process ends: dropping
+/// it writes what is left.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let (stderr, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("depot-logs")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let logs = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(stderr.clone())
             .event_format(WithTraceIds(
                 tracing_subscriber::fmt::format()
                     .json()
@@ -50,7 +64,7 @@ pub fn init(format: LogFormat) {
             .with_filter(filter)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .fmt_fields(HumanFields)
             .with_filter(filter)
@@ -61,10 +75,11 @@ pub fn init(format: LogFormat) {
     let dispatch = tracing::Dispatch::new(subscriber);
     // Also routes `log` records of dependencies into the subscriber.
     if dispatch.clone().try_init().is_err() {
-        return;
+        return None;
     }
     let _ = DISPATCH.set(dispatch.downgrade());
     status.log();
+    Some(guard)
 }
 
 /// The installed subscriber, for looking up a span's OpenTelemetry context while formatting a
