@@ -119,7 +119,6 @@ pub struct CatalogHandle {
 
 impl CatalogHandle {
     pub fn new(catalog: Catalog) -> CatalogHandle {
-        let (applied, _) = watch::channel(catalog.seq());
         let now = chrono::Utc::now().timestamp();
         let docs: Vec<crate::search::SearchDoc> = catalog
             .packages()
@@ -127,6 +126,11 @@ impl CatalogHandle {
             .collect();
         let search =
             crate::search::SearchIndex::build(docs).expect("an in-memory search index builds");
+        CatalogHandle::with_search(catalog, search)
+    }
+
+    fn with_search(catalog: Catalog, search: crate::search::SearchIndex) -> CatalogHandle {
+        let (applied, _) = watch::channel(catalog.seq());
         CatalogHandle {
             search,
             current: ArcSwap::from_pointee(catalog),
@@ -136,20 +140,35 @@ impl CatalogHandle {
         }
     }
 
-    /// Loads the whole catalog from the store (cold start).
+    /// Loads the whole catalog from the store (cold start). The search index is built on a
+    /// thread of its own while the snapshot's maps are filled.
     pub async fn load(store: &dyn Store) -> crate::store::Result<CatalogHandle> {
         // Read the head first: anything committed after it is applied again by the follower.
         let seq = store.head_seq().await?;
         let started = std::time::Instant::now();
         let states = store.load_all().await?;
         let loaded = started.elapsed();
-        let handle = CatalogHandle::new(Catalog::from_states(seq, states));
+        let now = chrono::Utc::now().timestamp();
+        let docs: Vec<crate::search::SearchDoc> = states
+            .iter()
+            .filter_map(|s| crate::search::SearchDoc::from_state(s, now))
+            .collect();
+        let documented = started.elapsed();
+        let indexer = tokio::task::spawn_blocking(move || crate::search::SearchIndex::build(docs));
+        let catalog = Catalog::from_states(seq, states);
+        let filled = started.elapsed();
+        let search = indexer
+            .await
+            .expect("the search index builder does not panic")
+            .expect("an in-memory search index builds");
         tracing::debug!(
             load_ms = loaded.as_millis() as u64,
-            index_ms = (started.elapsed() - loaded).as_millis() as u64,
+            documents_ms = (documented - loaded).as_millis() as u64,
+            catalog_ms = (filled - documented).as_millis() as u64,
+            index_ms = (started.elapsed() - documented).as_millis() as u64,
             "catalog read and search index built"
         );
-        Ok(handle)
+        Ok(CatalogHandle::with_search(catalog, search))
     }
 
     /// The current snapshot.
