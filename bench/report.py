@@ -146,11 +146,12 @@ def main():
     }
     for c in levels:
         level = {
-            name: wrk_run(raw, f"{name}-c{c}") for name in ("ceiling", "info", "refresh", "find")
+            name: wrk_run(raw, f"{name}-c{c}")
+            for name in ("ceiling", "healthz", "info", "refresh", "find")
         }
         level["pg-fts"] = pgbench_run(raw, f"pg-fts-c{c}")
         ceiling = level["ceiling"]["rps"]
-        for name in ("info", "refresh", "find"):
+        for name in ("healthz", "info", "refresh", "find"):
             level[name]["of_ceiling"] = round(level[name]["rps"] / ceiling, 3)
         level["find"]["of_pg_fts"] = round(level["find"]["rps"] / max(1, level["pg-fts"]["rps"]), 1)
         results["http"][str(c)] = level
@@ -240,12 +241,13 @@ def main():
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         level = h[str(c)]
-        for name in ("ceiling", "info", "refresh", "find", "pg-fts"):
+        for name in ("ceiling", "healthz", "info", "refresh", "find", "pg-fts"):
             r = level[name]
             lat = r["latency_ms"]
             share = f"{r['rps'] / level['ceiling']['rps']:.0%}"
             label = {
                 "ceiling": "bare axum, constant body",
+                "healthz": "GET /healthz (depot's request layers alone)",
                 "info": "GET /v2/snaps/info/{name}",
                 "refresh": "POST /v2/snaps/refresh (40 snaps)",
                 "find": "GET /v2/snaps/find",

@@ -3,6 +3,7 @@
 #
 # On loopback, with one load generator (wrk) and the same settings for every target:
 #   ceiling   a bare axum handler returning a constant body (app/examples/ceiling.rs)
+#   healthz   GET /healthz on depot: its request layers alone (ids, tracing, logs, metrics)
 #   info      GET /v2/snaps/info/{name} over 1,000 names
 #   refresh   POST /v2/snaps/refresh, 40-snap contexts refreshing all 40, 200 distinct bodies
 #   find      GET /v2/snaps/find over >= 1,000 distinct queries (words, misspellings, prefixes)
@@ -138,6 +139,7 @@ curl -fsS -o /dev/null -H 'Content-Type: application/json' --data @"$work/mix/re
   http://127.0.0.1:18080/v2/snaps/refresh
 for c in $connections; do
   run_wrk http://127.0.0.1:18081 constant.lua "ceiling-c$c" "$c"
+  run_wrk http://127.0.0.1:18080 healthz.lua "healthz-c$c" "$c"
   run_wrk http://127.0.0.1:18080 info.lua "info-c$c" "$c"
   run_wrk http://127.0.0.1:18080 refresh.lua "refresh-c$c" "$c"
   run_wrk http://127.0.0.1:18080 find.lua "find-c$c" "$c"
