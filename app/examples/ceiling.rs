@@ -1,13 +1,17 @@
 //! The benchmark ceiling (`make bench`): a bare axum server answering every `GET` with a
-//! constant JSON body, on the same runtime and `axum::serve` set-up as `depot serve`, so that
-//! depot's own request rates can be read as a fraction of what the HTTP stack alone reaches on
-//! the same machine.
+//! constant JSON body, on the same runtime, allocator and `axum::serve` set-up as
+//! `depot serve`, so that depot's own request rates can be read as a fraction of what the HTTP
+//! stack alone reaches on the same machine.
 //!
 //!     cargo run --release -p depot --example ceiling -- 127.0.0.1:18081
 
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
+
+// The same allocator as `depot serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BODY: &str = r#"{"name":"ceiling","summary":"a constant answer"}"#;
 
