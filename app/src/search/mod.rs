@@ -29,6 +29,7 @@
 
 pub mod doc;
 pub mod eval;
+mod filter;
 pub mod snippet;
 
 use std::collections::HashMap;
@@ -276,6 +277,7 @@ pub struct SearchIndex {
     side: RwLock<Side>,
     /// Download counts (or another popularity signal) by package id.
     popularity: RwLock<HashMap<String, f64>>,
+    filters: Arc<filter::FilterCache>,
 }
 
 fn lc(s: &str) -> String {
@@ -441,6 +443,7 @@ impl SearchIndex {
             f,
             side: RwLock::new(side),
             popularity: RwLock::new(HashMap::new()),
+            filters: Arc::default(),
         })
     }
 
@@ -639,28 +642,27 @@ impl SearchIndex {
         if let Some(c) = &q.category {
             must.push((Occur::Must, term(f.category, &lc(c))));
         }
+        let filter = |field: Field, values: Vec<String>| -> Box<dyn Query> {
+            Box::new(filter::CachedFilter {
+                cache: Arc::clone(&self.filters),
+                field,
+                values,
+            })
+        };
         if let Some(a) = &q.architecture {
             must.push((
                 Occur::Must,
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Should, term(f.architecture, a)),
-                    (Occur::Should, term(f.architecture, "all")),
-                ])),
+                filter(f.architecture, vec![a.clone(), "all".to_string()]),
             ));
         }
         if let Some(c) = &q.channel {
             must.push((Occur::Must, term(f.channel, c)));
         }
         if !q.confinements.is_empty() {
-            must.push((
-                Occur::Must,
-                Box::new(BooleanQuery::new(
-                    q.confinements
-                        .iter()
-                        .map(|c| (Occur::Should, term(f.confinement, c)))
-                        .collect(),
-                )),
-            ));
+            let mut confinements = q.confinements.clone();
+            confinements.sort();
+            confinements.dedup();
+            must.push((Occur::Must, filter(f.confinement, confinements)));
         }
         if let Some(p) = &q.publisher {
             must.push((Occur::Must, term(f.publisher_raw, &lc(p))));

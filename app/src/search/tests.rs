@@ -351,3 +351,50 @@ fn the_last_word_is_completed_from_summaries_too() {
         ["shotcut", "clipper"]
     );
 }
+
+#[test]
+fn cached_filters_follow_new_segments_and_only_narrow() {
+    let index = SearchIndex::build(catalog()).unwrap();
+    let found = |arch: Option<&str>, confinement: Option<&str>| {
+        let mut names = names(
+            &index,
+            SearchQuery {
+                architecture: arch.map(str::to_string),
+                confinements: confinement.map(str::to_string).into_iter().collect(),
+                ..text("video")
+            },
+        );
+        names.sort();
+        names
+    };
+    // Filtering only removes what does not pass: the rest is what an unfiltered query finds.
+    let mut unfiltered = found(None, None);
+    unfiltered.retain(|n| n != "vlc");
+    assert_eq!(found(Some("amd64"), None), unfiltered);
+    // Documents added after the filter's sets were first computed live in a new segment.
+    let mut everywhere = doc("20", "video-everywhere", "", "Video for all", "");
+    everywhere.architectures = vec!["all".into()];
+    let mut mainframe = doc("21", "video-mainframe", "", "Video on s390x", "");
+    mainframe.architectures = vec!["s390x".into()];
+    mainframe.confinements = vec!["classic".into()];
+    index
+        .apply(vec![
+            ("20".into(), Some(everywhere)),
+            ("21".into(), Some(mainframe)),
+        ])
+        .unwrap();
+    let amd64 = found(Some("amd64"), None);
+    assert!(amd64.contains(&"video-everywhere".to_string()), "{amd64:?}");
+    assert!(!amd64.contains(&"video-mainframe".to_string()), "{amd64:?}");
+    let s390x = found(Some("s390x"), None);
+    assert!(s390x.contains(&"video-everywhere".to_string()), "{s390x:?}");
+    assert!(s390x.contains(&"video-mainframe".to_string()), "{s390x:?}");
+    assert!(!s390x.contains(&"video-trimmer".to_string()), "{s390x:?}");
+    assert_eq!(
+        found(Some("s390x"), Some("classic")),
+        vec!["video-mainframe"]
+    );
+    // A document replaced by an update is gone from the filtered results too.
+    index.apply(vec![("21".into(), None)]).unwrap();
+    assert!(!found(Some("s390x"), None).contains(&"video-mainframe".to_string()));
+}
