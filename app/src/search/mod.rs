@@ -295,15 +295,38 @@ pub fn canonical_name(q: &str) -> String {
 
 /// Optimal-string-alignment distance (a transposition is one edit), giving up past `max`.
 pub fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
+    // Re-ranking asks this for every candidate's name and words: compare bytes when both are
+    // ASCII (nearly always), characters otherwise.
+    if a.is_ascii() && b.is_ascii() {
+        return distance(a.as_bytes(), b.as_bytes(), max);
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    distance(&a, &b, max)
+}
+
+/// Damerau-Levenshtein (optimal string alignment) distance of `a` and `b` if at most `max`,
+/// keeping three rows (on the stack for words of up to 47 letters).
+fn distance<T: PartialEq>(a: &[T], b: &[T], max: usize) -> Option<usize> {
     if a.len().abs_diff(b.len()) > max {
         return None;
     }
+    const STACK: usize = 48;
     let w = b.len() + 1;
-    let mut prev2 = vec![0usize; w];
-    let mut prev: Vec<usize> = (0..w).collect();
-    let mut cur = vec![0usize; w];
+    let mut stack = [[0usize; STACK]; 3];
+    let mut heap: Vec<usize>;
+    let (mut prev2, mut prev, mut cur): (&mut [usize], &mut [usize], &mut [usize]) = if w <= STACK {
+        let [x, y, z] = &mut stack;
+        (&mut x[..w], &mut y[..w], &mut z[..w])
+    } else {
+        heap = vec![0usize; 3 * w];
+        let (x, rest) = heap.split_at_mut(w);
+        let (y, z) = rest.split_at_mut(w);
+        (x, y, z)
+    };
+    for (j, v) in prev.iter_mut().enumerate() {
+        *v = j;
+    }
     for i in 1..=a.len() {
         cur[0] = i;
         let mut row_min = cur[0];
@@ -1040,7 +1063,14 @@ impl SearchIndex {
                         + B_PHRASE * together(info)
                 };
                 if !text.is_empty() {
-                    let name = lc(&info.name);
+                    // Package names are lower case already; others are lowered here.
+                    let name: std::borrow::Cow<'_, str> = if info.name.is_ascii()
+                        && !info.name.bytes().any(|b| b.is_ascii_uppercase())
+                    {
+                        std::borrow::Cow::Borrowed(&info.name)
+                    } else {
+                        std::borrow::Cow::Owned(lc(&info.name))
+                    };
                     if name == query_name {
                         s += B_EXACT;
                     } else {

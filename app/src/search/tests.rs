@@ -261,6 +261,15 @@ fn edit_distance_counts_transpositions_once() {
     assert_eq!(edit_distance("thunderbrid", "thunderbird", 2), Some(1));
     assert_eq!(edit_distance("inksape", "inkscape", 1), Some(1));
     assert_eq!(edit_distance("abc", "xyz", 1), None);
+    // Characters, not bytes, outside ASCII; words longer than the rows kept on the stack.
+    assert_eq!(edit_distance("café", "cafe", 1), Some(1));
+    assert_eq!(edit_distance("naïve", "niave", 2), Some(2));
+    let long = "a".repeat(60);
+    assert_eq!(
+        edit_distance(&format!("{long}bc"), &format!("{long}cb"), 1),
+        Some(1)
+    );
+    assert_eq!(edit_distance(&format!("{long}b"), &long, 0), None);
     assert_eq!(canonical_name(" Video  Trimmer "), "video-trimmer");
 }
 
