@@ -175,6 +175,38 @@ pub(crate) struct SnapObject<'a> {
     pub channel: ChannelEntry<'a>,
 }
 
+impl<'a> SnapObject<'a> {
+    /// The snap-level fields of `state` among `fields`.
+    pub(crate) fn package(public_url: &'a str, state: &'a PackageState, fields: Fields) -> Self {
+        SnapObject {
+            public_url,
+            state,
+            revision: None,
+            fields: fields.and(Fields::SNAP_LEVEL),
+            download_channel: None,
+            channel: ChannelEntry::None,
+        }
+    }
+
+    /// The revision-level fields of `revision` among `fields`, with `channel`.
+    pub(crate) fn revision(
+        public_url: &'a str,
+        state: &'a PackageState,
+        revision: &'a Revision,
+        fields: Fields,
+        channel: ChannelEntry<'a>,
+    ) -> Self {
+        SnapObject {
+            public_url,
+            state,
+            revision: Some(revision),
+            fields: fields.and(Fields::REVISION_LEVEL),
+            download_channel: None,
+            channel,
+        }
+    }
+}
+
 /// The `channel` entry of a [`SnapObject`].
 pub(crate) enum ChannelEntry<'a> {
     None,

@@ -281,26 +281,18 @@ async fn snaps_find(
         results.push(FindResult {
             name: &state.package.name,
             snap_id: &state.package.id,
-            snap: SnapObject {
-                public_url: &app.public_url,
+            snap: SnapObject::package(&app.public_url, state, fields),
+            revision: SnapObject::revision(
+                &app.public_url,
                 state,
-                revision: None,
-                fields: fields.and(Fields::SNAP_LEVEL),
-                download_channel: None,
-                channel: ChannelEntry::None,
-            },
-            revision: SnapObject {
-                public_url: &app.public_url,
-                state,
-                revision: Some(&state.revisions[i]),
-                fields: fields.and(Fields::REVISION_LEVEL),
-                download_channel: None,
-                channel: if wants_channel {
+                &state.revisions[i],
+                fields,
+                if wants_channel {
                     ChannelEntry::Name(release.channel.short())
                 } else {
                     ChannelEntry::None
                 },
-            },
+            ),
         });
     }
     // Serialised here, while the catalog snapshot it borrows from is alive.

@@ -135,18 +135,17 @@ async fn info(
                 .revisions
                 .binary_search_by_key(&line.release.revision, |r| r.revision)
                 .ok()?;
-            Some(SnapObject {
-                public_url: &app.public_url,
+            Some(SnapObject::revision(
+                &app.public_url,
                 state,
-                revision: Some(&state.revisions[i]),
-                fields: fields.and(Fields::REVISION_LEVEL),
-                download_channel: None,
-                channel: ChannelEntry::Release {
+                &state.revisions[i],
+                fields,
+                ChannelEntry::Release {
                     channel: &line.channel,
                     architecture: &line.platform,
                     release: line.release,
                 },
-            })
+            ))
         })
         .collect();
     if channel_map.is_empty() {
@@ -159,14 +158,7 @@ async fn info(
     let answer = InfoAnswer {
         name: &state.package.name,
         snap_id: &state.package.id,
-        snap: SnapObject {
-            public_url: &app.public_url,
-            state,
-            revision: None,
-            fields: fields.and(Fields::SNAP_LEVEL),
-            download_channel: None,
-            channel: ChannelEntry::None,
-        },
+        snap: SnapObject::package(&app.public_url, state, fields),
         channel_map,
     };
     // Serialised here, while the catalog snapshot it borrows from is alive.
