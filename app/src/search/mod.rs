@@ -454,11 +454,32 @@ impl SearchIndex {
             writer.commit()?;
             writer.wait_merging_threads()?;
         }
-        let writer: IndexWriter = index.writer_with_num_threads(1, UPDATE_HEAP)?;
-        let reader = index
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, UPDATE_HEAP)?;
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        // Building on several threads leaves a segment per thread, and every query walks each
+        // segment's term dictionaries: merge them into one in the background (queries are
+        // served from the built segments meanwhile), then let queries see the merged one.
+        let segments = index.searchable_segment_ids()?;
+        if segments.len() > 1 {
+            let merging = writer.merge(&segments);
+            let merged = reader.clone();
+            std::thread::Builder::new()
+                .name("depot-index-merge".into())
+                .spawn(move || match merging.wait() {
+                    Ok(_) => {
+                        if let Err(err) = merged.reload() {
+                            tracing::warn!(%err, "cannot reload the search index after merging");
+                        }
+                    }
+                    Err(err) => tracing::warn!(%err, "cannot merge the search index's segments"),
+                })
+                .map_err(|e| {
+                    tantivy::TantivyError::SystemError(format!("cannot start a thread: {e}"))
+                })?;
+        }
         Ok(SearchIndex {
             index,
             reader,
