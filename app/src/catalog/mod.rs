@@ -106,6 +106,16 @@ impl Catalog {
     }
 }
 
+/// The search documents of the findable ones among `states`, as of now.
+fn search_docs<'a>(
+    states: impl Iterator<Item = &'a PackageState>,
+) -> Vec<crate::search::SearchDoc> {
+    let now = chrono::Utc::now().timestamp();
+    states
+        .filter_map(|s| crate::search::SearchDoc::from_state(s, now))
+        .collect()
+}
+
 /// Shared access to the current snapshot.
 pub struct CatalogHandle {
     current: ArcSwap<Catalog>,
@@ -119,11 +129,7 @@ pub struct CatalogHandle {
 
 impl CatalogHandle {
     pub fn new(catalog: Catalog) -> CatalogHandle {
-        let now = chrono::Utc::now().timestamp();
-        let docs: Vec<crate::search::SearchDoc> = catalog
-            .packages()
-            .filter_map(|s| crate::search::SearchDoc::from_state(s, now))
-            .collect();
+        let docs = search_docs(catalog.packages().map(|s| &**s));
         let search =
             crate::search::SearchIndex::build(docs).expect("an in-memory search index builds");
         CatalogHandle::with_search(catalog, search)
@@ -148,11 +154,7 @@ impl CatalogHandle {
         let started = std::time::Instant::now();
         let states = store.load_all().await?;
         let loaded = started.elapsed();
-        let now = chrono::Utc::now().timestamp();
-        let docs: Vec<crate::search::SearchDoc> = states
-            .iter()
-            .filter_map(|s| crate::search::SearchDoc::from_state(s, now))
-            .collect();
+        let docs = search_docs(states.iter());
         let documented = started.elapsed();
         let indexer = tokio::task::spawn_blocking(move || crate::search::SearchIndex::build(docs));
         let catalog = Catalog::from_states(seq, states);

@@ -801,9 +801,10 @@ async fn refresh(
         Some(list) => Fields::parse(list.iter().map(String::as_str)),
         None => DEFAULT_FIELDS,
     };
+    // One snapshot answers the whole request.
+    let catalog = app.catalog.snapshot();
     // The installed set feeds recommendations (counted once a day per set; see `related`).
     {
-        let catalog = app.catalog.snapshot();
         let installed: Vec<&str> = request
             .context
             .iter()
@@ -831,7 +832,6 @@ async fn refresh(
         fields,
         now: chrono::Utc::now().timestamp(),
     };
-    let catalog = app.catalog.snapshot();
     let mut results = Vec::with_capacity(request.actions.len());
     for action in &request.actions {
         let result = match action.action {

@@ -360,15 +360,15 @@ impl Serialize for SnapObject<'_> {
 }
 
 /// A time as the Snap Store writes it: RFC 3339, microseconds, `Z`.
-struct Time(chrono::DateTime<chrono::Utc>);
+pub(crate) struct Time(pub chrono::DateTime<chrono::Utc>);
 
-impl Serialize for Time {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl std::fmt::Display for Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use chrono::{Datelike, Timelike};
         let t = self.0;
         let year = t.year();
         if !(0..=9999).contains(&year) {
-            return serializer.serialize_str(&super::snaps::time(t));
+            return f.write_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
         }
         // Written by hand: chrono's formatting machinery was a visible share of `refresh`.
         let mut out = *b"0000-00-00T00:00:00.000000Z";
@@ -390,7 +390,13 @@ impl Serialize for Time {
         };
         put(17, 2, second);
         put(20, 6, nanos / 1_000);
-        serializer.serialize_str(std::str::from_utf8(&out).unwrap_or_default())
+        f.write_str(std::str::from_utf8(&out).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -558,9 +564,11 @@ mod tests {
             let t = chrono::DateTime::parse_from_rfc3339(text)
                 .unwrap()
                 .with_timezone(&chrono::Utc);
+            let chrono = t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            assert_eq!(Time(t).to_string(), chrono, "{text}");
             assert_eq!(
                 serde_json::to_string(&Time(t)).unwrap(),
-                format!("\"{}\"", super::super::snaps::time(t)),
+                format!("\"{chrono}\""),
                 "{text}"
             );
         }

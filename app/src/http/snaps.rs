@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Json, Path, Query};
-use super::render::{ChannelEntry, DownloadUrl, Field, Fields, SnapObject, json_response};
+use super::render::{ChannelEntry, DownloadUrl, Field, Fields, SnapObject, Time, json_response};
 use super::schema::{CategoriesResponse, ErrorBody, SnapInfo};
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::auth::Principal;
@@ -37,8 +37,9 @@ const DEFAULT_REVISION_FIELDS: Fields = Fields::of(&[
     Field::Version,
 ]);
 
+/// A time as the Snap Store writes it (RFC 3339, microseconds, `Z`).
 pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    Time(t).to_string()
 }
 
 /// May `principal` see a private package?
