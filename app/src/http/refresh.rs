@@ -919,6 +919,7 @@ mod tests {
             releases,
             resources: Default::default(),
             libraries: vec![],
+            rendered: Default::default(),
         }
     }
 

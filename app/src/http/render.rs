@@ -235,7 +235,7 @@ impl Serialize for SnapObject<'_> {
             map.serialize_entry("contact", &p.contact)?;
         }
         if has(Field::Description) {
-            map.serialize_entry("description", &p.description)?;
+            map.serialize_entry("description", self.state.description_json())?;
         }
         if has(Field::License) {
             map.serialize_entry("license", &p.license)?;

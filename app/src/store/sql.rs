@@ -517,6 +517,7 @@ pub(crate) fn assemble(rows: LoadedRows) -> Result<Vec<PackageState>> {
                 releases,
                 resources,
                 libraries,
+                rendered: Default::default(),
             })
         })
         .collect()

@@ -328,11 +328,49 @@ pub struct PackageState {
     pub resources: ResourceState,
     /// Charm libraries (empty for snaps), sorted by name.
     pub libraries: Vec<CharmLibrary>,
+    /// JSON text of the package's fields, rendered on first use.
+    pub rendered: RenderedJson,
 }
 
 impl PackageState {
+    /// The package's description as a JSON string (quoted and escaped), rendered once per state:
+    /// every `info`, `find` and `refresh` answer about the package carries it, and escaping a
+    /// long text again for each was the largest single cost of a refresh.
+    pub fn description_json(&self) -> &serde_json::value::RawValue {
+        self.rendered.description.get_or_init(|| {
+            serde_json::value::to_raw_value(&self.package.description)
+                .expect("a string always serialises")
+        })
+    }
+
     pub fn library(&self, id: &str) -> Option<&CharmLibrary> {
         self.libraries.iter().find(|l| l.id == id)
+    }
+}
+
+/// JSON text rendered from a [`PackageState`] on first use and kept with it. A state is never
+/// changed once the catalog holds it (a write makes a new one), so the text stays right for the
+/// state's whole life. A clone starts empty, since a clone may be changed; equality ignores it.
+#[derive(Default)]
+pub struct RenderedJson {
+    description: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
+}
+
+impl Clone for RenderedJson {
+    fn clone(&self) -> Self {
+        RenderedJson::default()
+    }
+}
+
+impl PartialEq for RenderedJson {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for RenderedJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RenderedJson")
     }
 }
 
