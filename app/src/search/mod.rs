@@ -16,8 +16,9 @@
 //!    architecture, channel, confinement, publisher) are required terms. The best
 //!    [`CANDIDATES`] documents go on.
 //! 3. **Re-ranking** of those candidates: the text score, normalised to the best candidate, is
-//!    multiplied by the square of the share of the query's words the candidate contains (a
-//!    package with every word beats one with a single word in its name), gets bonuses for the
+//!    multiplied by the square of the share of the query's words the candidate contains, each
+//!    word weighted by its rarity (a package with every word beats one with a single word in
+//!    its name; of `git client`, `git` counts for more than `client`), gets bonuses for the
 //!    words standing together as a phrase, for the name matching the query exactly (which
 //!    pins it first), for the name starting with the query, for the name being one or two
 //!    typos away from it, for the title equalling the query; then a bounded popularity prior
@@ -808,6 +809,38 @@ impl SearchIndex {
             .collect()
     }
 
+    /// How much finding `word` in a package says (BM25's inverse document frequency, from the
+    /// number of packages that use the word in their short text or its stem in their
+    /// description); 0 for a word no package uses. A word being completed counts as its most
+    /// used completion.
+    fn rarity(&self, searcher: &tantivy::Searcher, word: &QueryWord) -> f32 {
+        if !word.known {
+            return 0.0;
+        }
+        let f = &self.f;
+        let used = |word: &str, stem: &str| -> u64 {
+            [(f.words, word), (f.description, stem)]
+                .into_iter()
+                .filter_map(|(field, text)| {
+                    searcher.doc_freq(&Term::from_field_text(field, text)).ok()
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        let used = if word.completions.is_empty() {
+            used(&word.word, &word.stem)
+        } else {
+            word.completions
+                .iter()
+                .map(|(w, stem)| used(w, stem))
+                .max()
+                .unwrap_or(0)
+        };
+        let docs = searcher.num_docs() as f32;
+        let used = (used as f32).min(docs);
+        (1.0 + (docs - used + 0.5) / (used + 0.5)).ln()
+    }
+
     /// The [`COMPLETIONS`] vocabulary words starting with `prefix` that most documents use
     /// (looking at the first [`COMPLETION_SCAN`] of them in each segment).
     fn completions(&self, searcher: &tantivy::Searcher, prefix: &str) -> Vec<String> {
@@ -1046,22 +1079,27 @@ impl SearchIndex {
         let query_lc = lc(text);
         let query_len = query_name.chars().count();
         // Of a query of several words, the share of those the catalog uses that each
-        // candidate contains (a misspelt word counts through its typo clauses alone).
+        // candidate contains, each word weighted by how rare it is: of `git client`, `git` says
+        // more than `client` (a misspelt word counts through its typo clauses alone).
+        let weights: Vec<f32> = if words.len() < 2 {
+            Vec::new()
+        } else {
+            words.iter().map(|w| self.rarity(&searcher, w)).collect()
+        };
+        let known_weight: f32 = weights.iter().sum();
         let coverage = |info: &DocInfo| -> f32 {
-            if words.len() < 2 {
+            if words.len() < 2 || known_weight <= 0.0 {
                 return 1.0;
             }
             let last = words.len() - 1;
-            let known = words.iter().filter(|w| w.known).count();
-            if known == 0 {
-                return 1.0;
-            }
-            let matched = words
+            let matched: f32 = words
                 .iter()
+                .zip(&weights)
                 .enumerate()
-                .filter(|(i, w)| w.known && info.matches(w, *i == last))
-                .count();
-            matched as f32 / known as f32
+                .filter(|(i, (w, _))| w.known && info.matches(w, *i == last))
+                .map(|(_, (_, weight))| weight)
+                .sum();
+            matched / known_weight
         };
         // Of its adjacent word pairs, the share a candidate has side by side (a phrase).
         let together = |info: &DocInfo| -> f32 {
