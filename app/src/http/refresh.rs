@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 
 use super::assertions::{Lookup, find};
 use super::extract::{ClientAddr, Json};
-use super::render::{ChannelEntry, Field, Fields, SnapObject, json_response};
+use super::render::{CachedObject, ChannelEntry, Field, Fields, SnapObject, json_response};
 use super::schema::{ErrorBody, RefreshResponse};
 use super::snaps::can_see;
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
@@ -342,7 +342,7 @@ struct ActionResult<'a> {
     #[serde(rename = "redirect-channel", skip_serializing_if = "Option::is_none")]
     redirect_channel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    snap: Option<SnapObject<'a>>,
+    snap: Option<CachedObject>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<Value>,
 }
@@ -376,7 +376,7 @@ impl<'a> Ctx<'a> {
         state: &'a PackageState,
         revision: &'a Revision,
         channel: Option<String>,
-    ) -> SnapObject<'a> {
+    ) -> CachedObject {
         SnapObject {
             public_url: &self.app.public_url,
             state,
@@ -385,6 +385,7 @@ impl<'a> Ctx<'a> {
             download_channel: channel,
             channel: ChannelEntry::None,
         }
+        .cached()
     }
 
     /// Where the snap is released for this device, for `revision-not-found`'s `extra`.

@@ -8,7 +8,7 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::domain::Channel;
-use crate::store::{PackageState, Release, Revision};
+use crate::store::{PackageState, Release, RenderKey, Revision};
 
 /// One field of snapd's `storeSnap`: the first sixteen are snap-level, the others belong to a
 /// revision.
@@ -176,6 +176,22 @@ pub(crate) struct SnapObject<'a> {
 }
 
 impl<'a> SnapObject<'a> {
+    /// This object's JSON text, kept with the package state so that the next request for the
+    /// same fields of the same revision and channel copies it instead of rendering it again.
+    /// Only for objects without a `channel` entry.
+    pub(crate) fn cached(self) -> CachedObject {
+        debug_assert!(matches!(self.channel, ChannelEntry::None));
+        let key = RenderKey {
+            fields: self.fields.0,
+            revision: self.revision.map_or(0, |r| r.revision),
+            channel: self.download_channel.clone(),
+        };
+        let state = self.state;
+        CachedObject(state.rendered.object(key, || {
+            serde_json::value::to_raw_value(&self).expect("a storeSnap object always serialises")
+        }))
+    }
+
     /// The snap-level fields of `state` among `fields`.
     pub(crate) fn package(public_url: &'a str, state: &'a PackageState, fields: Fields) -> Self {
         SnapObject {
@@ -204,6 +220,15 @@ impl<'a> SnapObject<'a> {
             download_channel: None,
             channel,
         }
+    }
+}
+
+/// A [`SnapObject`] rendered before (see [`SnapObject::cached`]).
+pub(crate) struct CachedObject(std::sync::Arc<serde_json::value::RawValue>);
+
+impl Serialize for CachedObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 

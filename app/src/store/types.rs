@@ -354,6 +354,48 @@ impl PackageState {
 #[derive(Default)]
 pub struct RenderedJson {
     description: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
+    /// The last [`RenderedJson::OBJECTS`] objects rendered, newest last, by what they were
+    /// rendered from.
+    objects: std::sync::Mutex<Vec<(RenderKey, std::sync::Arc<serde_json::value::RawValue>)>>,
+}
+
+/// What a rendered object of a package state depends on besides the state: which fields, which
+/// revision, and the channel its download URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderKey {
+    pub fields: u32,
+    pub revision: u32,
+    pub channel: Option<String>,
+}
+
+impl RenderedJson {
+    /// Objects kept per state: devices asking about a package mostly ask for the same fields
+    /// of the same revision, so a couple cover nearly every request while bounding the memory
+    /// (about a kilobyte an object).
+    pub const OBJECTS: usize = 2;
+
+    /// The object rendered for `key`: from the cache, or `render`ed and kept (the oldest of the
+    /// state's objects makes way).
+    pub fn object(
+        &self,
+        key: RenderKey,
+        render: impl FnOnce() -> Box<serde_json::value::RawValue>,
+    ) -> std::sync::Arc<serde_json::value::RawValue> {
+        let lock = || self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, object)) = lock().iter().find(|(k, _)| *k == key) {
+            return object.clone();
+        }
+        // Rendered outside the lock; two requests racing both render, and both keep theirs.
+        let object: std::sync::Arc<serde_json::value::RawValue> = render().into();
+        let mut objects = lock();
+        if !objects.iter().any(|(k, _)| *k == key) {
+            if objects.len() >= Self::OBJECTS {
+                objects.remove(0);
+            }
+            objects.push((key, object.clone()));
+        }
+        object
+    }
 }
 
 impl Clone for RenderedJson {
@@ -515,4 +557,56 @@ pub struct DownloadCount {
     /// `YYYY-MM-DD`.
     pub day: String,
     pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::{RawValue, to_raw_value};
+
+    fn key(revision: u32, channel: Option<&str>) -> RenderKey {
+        RenderKey {
+            fields: 0b101,
+            revision,
+            channel: channel.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn rendered_objects_are_kept_by_key_and_the_oldest_makes_way() {
+        let rendered = RenderedJson::default();
+        let renders = std::cell::Cell::new(0);
+        let get = |k: RenderKey, text: &str| -> String {
+            rendered
+                .object(k, || {
+                    renders.set(renders.get() + 1);
+                    to_raw_value(text).unwrap()
+                })
+                .get()
+                .to_string()
+        };
+        assert_eq!(get(key(1, None), "one"), "\"one\"");
+        // The same key: the kept text, not a new render.
+        assert_eq!(get(key(1, None), "other"), "\"one\"");
+        assert_eq!(renders.get(), 1);
+        // Another channel or revision is another object.
+        assert_eq!(get(key(1, Some("latest/stable")), "stable"), "\"stable\"");
+        assert_eq!(renders.get(), 2);
+        assert_eq!(get(key(2, None), "two"), "\"two\"");
+        assert_eq!(renders.get(), 3);
+        // Only `OBJECTS` are kept: the oldest (revision 1, no channel) went.
+        assert_eq!(RenderedJson::OBJECTS, 2);
+        assert_eq!(get(key(1, None), "again"), "\"again\"");
+        assert_eq!(get(key(2, None), "not rendered"), "\"two\"");
+        assert_eq!(renders.get(), 4);
+    }
+
+    #[test]
+    fn a_cloned_state_renders_afresh() {
+        let rendered = RenderedJson::default();
+        let _ = rendered.object(key(1, None), || to_raw_value("old").unwrap());
+        let clone = rendered.clone();
+        let text: Box<RawValue> = to_raw_value("new").unwrap();
+        assert_eq!(clone.object(key(1, None), || text).get(), "\"new\"");
+    }
 }
