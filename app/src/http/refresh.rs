@@ -318,10 +318,6 @@ struct Ctx<'a> {
 /// straight into the body), or a fetch-assertions one.
 #[derive(Serialize)]
 #[serde(untagged)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "nearly every result is an action's: boxing them would allocate for each"
-)]
 enum Outcome<'a> {
     Snap(ActionResult<'a>),
     Assertions(Value),
