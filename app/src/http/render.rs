@@ -177,14 +177,25 @@ pub(crate) struct SnapObject<'a> {
 
 impl<'a> SnapObject<'a> {
     /// This object's JSON text, kept with the package state so that the next request for the
-    /// same fields of the same revision and channel copies it instead of rendering it again.
-    /// Only for objects without a `channel` entry.
+    /// same fields of the same revision and channels copies it instead of rendering it again.
+    /// Not for `info`'s channel-map entries (one per channel and architecture).
     pub(crate) fn cached(self) -> CachedObject {
-        debug_assert!(matches!(self.channel, ChannelEntry::None));
+        let entry = match &self.channel {
+            ChannelEntry::None => None,
+            ChannelEntry::Name(name) => Some(name.clone()),
+            ChannelEntry::Release { .. } => {
+                return CachedObject(
+                    serde_json::value::to_raw_value(&self)
+                        .expect("a storeSnap object always serialises")
+                        .into(),
+                );
+            }
+        };
         let key = RenderKey {
             fields: self.fields.0,
             revision: self.revision.map_or(0, |r| r.revision),
             channel: self.download_channel.clone(),
+            entry,
         };
         let state = self.state;
         CachedObject(state.rendered.object(key, || {

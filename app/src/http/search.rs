@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Json, Query};
-use super::render::{ChannelEntry, Field, Fields, SnapObject, json_response};
+use super::render::{CachedObject, ChannelEntry, Field, Fields, SnapObject, json_response};
 use super::schema::ErrorBody;
 use super::{ApiError, ApiResult, AppState};
 use crate::catalog::channel_map::resolve_for;
@@ -281,7 +281,7 @@ async fn snaps_find(
         results.push(FindResult {
             name: &state.package.name,
             snap_id: &state.package.id,
-            snap: SnapObject::package(&app.public_url, state, fields),
+            snap: SnapObject::package(&app.public_url, state, fields).cached(),
             revision: SnapObject::revision(
                 &app.public_url,
                 state,
@@ -292,7 +292,8 @@ async fn snaps_find(
                 } else {
                     ChannelEntry::None
                 },
-            ),
+            )
+            .cached(),
         });
     }
     // Serialised here, while the catalog snapshot it borrows from is alive.
@@ -321,8 +322,8 @@ struct FindResult<'a> {
     name: &'a str,
     #[serde(rename = "snap-id")]
     snap_id: &'a str,
-    snap: SnapObject<'a>,
-    revision: SnapObject<'a>,
+    snap: CachedObject,
+    revision: CachedObject,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -360,19 +360,21 @@ pub struct RenderedJson {
 }
 
 /// What a rendered object of a package state depends on besides the state: which fields, which
-/// revision, and the channel its download URL names.
+/// revision, the channel its download URL names and the channel it names itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RenderKey {
     pub fields: u32,
     pub revision: u32,
     pub channel: Option<String>,
+    pub entry: Option<String>,
 }
 
 impl RenderedJson {
     /// Objects kept per state: devices asking about a package mostly ask for the same fields
-    /// of the same revision, so a couple cover nearly every request while bounding the memory
-    /// (about a kilobyte an object).
-    pub const OBJECTS: usize = 2;
+    /// of the same revision, so a few (a refresh answer's, a search result's two) cover nearly
+    /// every request while bounding the memory (under a kilobyte an object without the
+    /// description).
+    pub const OBJECTS: usize = 4;
 
     /// The object rendered for `key`: from the cache, or `render`ed and kept (the oldest of the
     /// state's objects makes way).
@@ -569,6 +571,7 @@ mod tests {
             fields: 0b101,
             revision,
             channel: channel.map(str::to_string),
+            entry: None,
         }
     }
 
@@ -594,11 +597,19 @@ mod tests {
         assert_eq!(renders.get(), 2);
         assert_eq!(get(key(2, None), "two"), "\"two\"");
         assert_eq!(renders.get(), 3);
+        let named = RenderKey {
+            entry: Some("stable".into()),
+            ..key(2, None)
+        };
+        assert_eq!(get(named, "named"), "\"named\"");
+        assert_eq!(renders.get(), 4);
+        assert_eq!(get(key(3, None), "three"), "\"three\"");
+        assert_eq!(renders.get(), 5);
         // Only `OBJECTS` are kept: the oldest (revision 1, no channel) went.
-        assert_eq!(RenderedJson::OBJECTS, 2);
+        assert_eq!(RenderedJson::OBJECTS, 4);
         assert_eq!(get(key(1, None), "again"), "\"again\"");
         assert_eq!(get(key(2, None), "not rendered"), "\"two\"");
-        assert_eq!(renders.get(), 4);
+        assert_eq!(renders.get(), 6);
     }
 
     #[test]
