@@ -4,7 +4,9 @@
 //! - `../shared/data/search-judgments-dev.tsv`: the development judgments the weights were
 //!   chosen on;
 //! - `tests/search/judgments-2.tsv`: 40 more queries (names, tasks, misspellings, prefixes),
-//!   judged from the catalog by someone who had not seen the ranking.
+//!   judged from the catalog by someone who had not seen the ranking;
+//! - `tests/search/typos-and-prefixes.tsv` and `typos-in-names.tsv`: names with a typo or cut
+//!   short, generated from the catalog by `tests/search/variants.py`, each with its one app.
 
 use std::path::{Path, PathBuf};
 
@@ -78,4 +80,33 @@ fn a_second_set_judged_without_the_ranking_meets_the_same_bar() {
             "synfi",
         ],
     );
+}
+
+/// Of generated misspellings and prefixes of names, nearly every one finds its app first.
+fn assert_found_first(report: &Report, share: f64) {
+    let missed: Vec<String> = report
+        .per_query
+        .iter()
+        .filter(|q| q.first_relevant_rank != Some(1))
+        .map(|q| format!("{:?} -> {:?}", q.query, q.results.first()))
+        .collect();
+    assert!(
+        report.overall.success_at_1 >= share,
+        "success@1 {:.3} < {share}; missed: {missed:#?}",
+        report.overall.success_at_1
+    );
+}
+
+#[test]
+fn misspelt_and_cut_short_names_find_their_app_first() {
+    let report = report(&repo().join("tests/search/typos-and-prefixes.tsv"));
+    assert_eq!(report.queries, 160);
+    assert_found_first(&report, 0.98);
+}
+
+#[test]
+fn names_of_several_words_typed_with_a_typo_find_their_app_first() {
+    let report = report(&repo().join("tests/search/typos-in-names.tsv"));
+    assert_eq!(report.queries, 60);
+    assert_found_first(&report, 0.98);
 }

@@ -11,7 +11,8 @@
 //!    categories, summary, description and publisher fields with per-field boosts, and scores
 //!    by the field it matches best (plus [`TIE_BREAKER`] of the others); corrections and
 //!    completions count a little less. Misspelt words of four letters or more also match names and
-//!    titles with typos, and the last word as a prefix of a name or title word. The whole
+//!    titles with typos (the vocabulary words near them, from the walk that found the
+//!    correction), and the last word as a prefix of a name or title word. The whole
 //!    query, as a name, is an exact-name clause. Filters (namespace, type, category,
 //!    architecture, channel, confinement, publisher) are required terms. The best
 //!    [`CANDIDATES`] documents go on.
@@ -38,8 +39,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery,
+    Occur, Query, TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
@@ -220,6 +221,9 @@ struct QueryWord {
     /// For a last word that only starts vocabulary words (search-as-you-type): the most used
     /// of those words, with their stems.
     completions: Vec<(String, String)>,
+    /// For a word no package uses as typed: every vocabulary word within its typo budget,
+    /// with its stem, the correction first.
+    near: Vec<(String, String)>,
 }
 
 impl QueryWord {
@@ -779,6 +783,7 @@ impl SearchIndex {
                     typed,
                     corrected: false,
                     completions: Vec::new(),
+                    near: Vec::new(),
                 };
                 if qw.known {
                     return qw;
@@ -798,9 +803,15 @@ impl SearchIndex {
                 if typos == 0 {
                     return qw;
                 }
-                if let Some(correction) = self.correction(searcher, &qw.typed, typos as u8) {
-                    qw.stem = stem_of(&correction);
-                    qw.word = correction;
+                qw.near = self
+                    .near(searcher, &qw.typed, typos as u8)
+                    .into_iter()
+                    .map(|w| (stem_of(&w), w))
+                    .map(|(stem, w)| (w, stem))
+                    .collect();
+                if let Some((correction, stem)) = qw.near.first() {
+                    qw.stem = stem.clone();
+                    qw.word = correction.clone();
                     qw.known = true;
                     qw.corrected = true;
                 }
@@ -876,12 +887,16 @@ impl SearchIndex {
             .collect()
     }
 
-    /// The vocabulary word within `typos` of `word`: fewest typos first, then the one most
-    /// documents use, then alphabetical.
-    fn correction(&self, searcher: &tantivy::Searcher, word: &str, typos: u8) -> Option<String> {
-        let automaton = FuzzyTermQuery::new(Term::from_field_text(self.f.words, word), typos, true)
-            .automaton()
-            .ok()?;
+    /// The vocabulary words within `typos` of `word`: fewest typos first, then the ones most
+    /// documents use, then alphabetical. The first is the word's correction; all of them are
+    /// what its typo clauses look up (one walk of the vocabulary serves both: every name and
+    /// title word is in it).
+    fn near(&self, searcher: &tantivy::Searcher, word: &str, typos: u8) -> Vec<String> {
+        let Ok(automaton) =
+            FuzzyTermQuery::new(Term::from_field_text(self.f.words, word), typos, true).automaton()
+        else {
+            return Vec::new();
+        };
         let mut found: HashMap<String, u64> = HashMap::new();
         for segment in searcher.segment_readers() {
             let Ok(index) = segment.inverted_index(self.f.words) else {
@@ -897,14 +912,15 @@ impl SearchIndex {
                 }
             }
         }
-        found
+        let mut near: Vec<(usize, std::cmp::Reverse<u64>, String)> = found
             .into_iter()
             .filter_map(|(term, n)| {
                 let d = edit_distance(&term, word, typos as usize)?;
                 Some((d, std::cmp::Reverse(n), term))
             })
-            .min()
-            .map(|(_, _, term)| term)
+            .collect();
+        near.sort_unstable();
+        near.into_iter().map(|(_, _, term)| term).collect()
     }
 
     fn text_query(&self, text: &str, words: &[QueryWord]) -> Box<dyn Query> {
@@ -920,21 +936,9 @@ impl SearchIndex {
         };
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         should.push(boosted(term(f.name_raw, &canonical_name(text)), W_EXACT));
-        let whole = canonical_name(text);
-        let whole_typos = typos_for(whole.chars().count());
         // Typo clauses only for words no package uses as typed: a word of the vocabulary is
         // taken as meant, which spares scanning the term dictionaries for its neighbours.
         let misspelt = |qw: &QueryWord| qw.corrected || !qw.known;
-        if whole_typos > 0 && words.iter().any(misspelt) {
-            should.push(boosted(
-                Box::new(FuzzyTermQuery::new(
-                    Term::from_field_text(f.name_raw, &whole),
-                    whole_typos,
-                    true,
-                )),
-                W_FUZZY_NAME,
-            ));
-        }
         let last = words.len().saturating_sub(1);
         // Typo and prefix clauses are constant-score: in a query of several words they would
         // outweigh real matches of the other words, so they count less there.
@@ -965,24 +969,29 @@ impl SearchIndex {
                     boost(term(f.description, stem), W_DESCRIPTION * W_COMPLETION),
                 ]);
             }
-            let typos = qw.typos as u8;
-            if typos > 0 && misspelt(qw) {
-                fields.push(boost(
-                    Box::new(FuzzyTermQuery::new(
-                        Term::from_field_text(f.name, typed),
-                        typos,
-                        true,
-                    )),
-                    W_FUZZY_NAME * loose,
-                ));
-                fields.push(boost(
-                    Box::new(FuzzyTermQuery::new(
-                        Term::from_field_text(f.title, typed),
-                        typos,
-                        true,
-                    )),
-                    W_FUZZY_TITLE * loose,
-                ));
+            if qw.typos > 0 && misspelt(qw) && !qw.near.is_empty() {
+                // The name and title words within the typo budget: the vocabulary words found
+                // near it, looked up as terms (constant score, like any typo match).
+                let near = |field: Field, stems: bool| -> Box<dyn Query> {
+                    let terms = qw
+                        .near
+                        .iter()
+                        .map(|(w, stem)| {
+                            let text = if stems { stem } else { w };
+                            let q: Box<dyn Query> = Box::new(TermQuery::new(
+                                Term::from_field_text(field, text),
+                                IndexRecordOption::Basic,
+                            ));
+                            (Occur::Should, q)
+                        })
+                        .collect();
+                    Box::new(ConstScoreQuery::new(
+                        Box::new(BooleanQuery::new(terms)),
+                        1.0,
+                    ))
+                };
+                fields.push(boost(near(f.name, false), W_FUZZY_NAME * loose));
+                fields.push(boost(near(f.title, true), W_FUZZY_TITLE * loose));
             }
             // Two letters start too many words to look them all up, but as the whole query
             // they are someone starting to type a name. In a query of several words, a last
