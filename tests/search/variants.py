@@ -17,6 +17,20 @@ import random
 import sys
 
 
+def misspell(word, rng, kinds):
+    """`word` with one typo of one of `kinds` at a letter other than the first and last."""
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(kinds)
+    if kind == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if kind == "drop":
+        return word[:i] + word[i + 1 :]
+    if kind == "double":
+        return word[:i] + word[i] + word[i:]
+    letters = "aeiou" if word[i] in "aeiou" else "bcdfgklmnprst"
+    return word[:i] + rng.choice(letters.replace(word[i], "")) + word[i + 1 :]
+
+
 def main():
     catalog, out = sys.argv[1], sys.argv[2]
     apps = [json.loads(line) for line in open(catalog, encoding="utf-8") if line.strip()]
@@ -29,17 +43,7 @@ def main():
         name = a["name"]
         if not name.isalpha() or len(name) < 5:
             continue
-        i = rng.randrange(1, len(name) - 1)
-        kind = rng.choice(["swap", "drop", "double", "replace"])
-        if kind == "swap":
-            typo = name[:i] + name[i + 1] + name[i] + name[i + 2 :]
-        elif kind == "drop":
-            typo = name[:i] + name[i + 1 :]
-        elif kind == "double":
-            typo = name[:i] + name[i] + name[i:]
-        else:
-            letters = "aeiou" if name[i] in "aeiou" else "bcdfgklmnprst"
-            typo = name[:i] + rng.choice(letters.replace(name[i], "")) + name[i + 1 :]
+        typo = misspell(name, rng, ["swap", "drop", "double", "replace"])
         if typo != name and typo not in names:
             typos.append((typo, name))
         prefix = name[: max(4, len(name) - 3)]
@@ -62,14 +66,7 @@ def main():
         word = parts[longest]
         if len(word) < 5:
             continue
-        i = rng.randrange(1, len(word) - 1)
-        kind = rng.choice(["swap", "drop", "double"])
-        if kind == "swap":
-            typo = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-        elif kind == "drop":
-            typo = word[:i] + word[i + 1 :]
-        else:
-            typo = word[:i] + word[i] + word[i:]
+        typo = misspell(word, rng, ["swap", "drop", "double"])
         if typo == word:
             continue
         rows.append((" ".join(parts[:longest] + [typo] + parts[longest + 1 :]), a["name"]))
