@@ -1,7 +1,8 @@
 //! Traces and JSON logs of the real `depot serve`: a small OTLP/HTTP receiver in the test gets
 //! depot's spans; a request's span continues the caller's W3C `traceparent`, store calls are
 //! its children, the resource carries `OTEL_SERVICE_NAME`, spans still buffered are flushed
-//! on shutdown, and every JSON log line of the request carries its trace id.
+//! on shutdown, and every JSON log line of the request carries its trace id. Without export,
+//! requests still get trace ids, in `traceresponse` and in the logs.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -157,24 +158,7 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut lines = Vec::new();
-    let started = Instant::now();
-    while !lines
-        .iter()
-        .any(|l: &String| l.contains("depot is serving"))
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "{lines:#?}");
-        if let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-            lines.push(line);
-        }
-    }
+    let (rx, mut lines) = serving(&mut child);
 
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
@@ -299,6 +283,135 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
     }
     assert!(
         json.iter()
+            .any(|v| v["message"] == "exporting traces over OTLP"),
+        "{lines:#?}"
+    );
+}
+
+/// Waits for a `depot serve` started with its stderr piped to say it is serving; its stderr
+/// lines so far and the channel the rest arrive on.
+fn serving(child: &mut std::process::Child) -> (std::sync::mpsc::Receiver<String>, Vec<String>) {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let started = Instant::now();
+    while !lines
+        .iter()
+        .any(|l: &String| l.contains("depot is serving"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "{lines:#?}");
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+            lines.push(line);
+        }
+    }
+    (rx, lines)
+}
+
+/// Without an OTLP endpoint nothing is exported and no OpenTelemetry span is built, yet every
+/// request still has a trace: the caller's continued, or a new one; `traceresponse` names it
+/// (flags `00`: not recorded), and the JSON log lines of the request carry the same ids.
+#[tokio::test]
+async fn without_export_requests_still_have_trace_ids_in_headers_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = depot(dir.path())
+        .arg("serve")
+        .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DEPOT_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (rx, mut lines) = serving(&mut child);
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let continued = client
+        .get(format!("{base}/v2/snaps/info/nothing-here"))
+        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))
+        .header("x-request-id", "report-1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(continued.status(), 404);
+    assert_eq!(continued.headers()["x-request-id"], "report-1234");
+    let continued = continued.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let parts: Vec<&str> = continued.split('-').collect();
+    assert_eq!(parts.len(), 4, "{continued}");
+    assert_eq!(
+        (parts[0], parts[1], parts[3]),
+        ("00", TRACE_ID, "00"),
+        "{continued}"
+    );
+    assert_eq!(parts[2].len(), 16);
+    assert_ne!(parts[2], PARENT_ID, "depot's span, not the caller's");
+
+    let fresh = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(fresh.status(), 200);
+    let request_id = fresh.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(request_id.len(), 36, "a UUID: {request_id}");
+    let fresh = fresh.headers()["traceresponse"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let fresh_trace = fresh.split('-').nth(1).unwrap().to_string();
+    assert_ne!(fresh_trace, TRACE_ID);
+    assert_ne!(fresh_trace, "0".repeat(32));
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        lines.push(line);
+    }
+    let json: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let finished: Vec<&Value> = json
+        .iter()
+        .filter(|v| v["message"] == "finished processing request")
+        .collect();
+    assert_eq!(finished.len(), 2, "{lines:#?}");
+    let (info, health) = (finished[0], finished[1]);
+    assert_eq!(info["trace_id"], TRACE_ID, "{info}");
+    assert_eq!(info["span_id"], parts[2], "{info}");
+    assert_eq!(info["span"]["request_id"], "report-1234", "{info}");
+    assert_eq!(info["http.route"], "/v2/snaps/info/{name}", "{info}");
+    assert_eq!(info["url.path"], "/v2/snaps/info/nothing-here", "{info}");
+    assert_eq!(info["status"], 404, "{info}");
+    assert_eq!(info["target"], "depot::access", "{info}");
+    assert_eq!(
+        health["trace_id"].as_str(),
+        Some(fresh_trace.as_str()),
+        "{health}"
+    );
+    assert_eq!(
+        health["span"]["request_id"].as_str(),
+        Some(request_id.as_str())
+    );
+    assert!(
+        !json
+            .iter()
             .any(|v| v["message"] == "exporting traces over OTLP"),
         "{lines:#?}"
     );

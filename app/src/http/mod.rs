@@ -89,17 +89,23 @@ impl Deref for AppState {
 /// Request bodies other than uploads are small.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
-/// The whole HTTP API: the routes, then the cross-cutting layers of [`layers::apply`].
+/// The whole HTTP API: the [`routes`], and around them the request service of
+/// [`layers::around`].
 pub fn build_router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
-    let (routes, _) = api(timeout).split_for_parts();
+    layers::around(routes(state))
+}
+
+/// The routes with what each gets on its own (rate limit, timeout, metrics) and the fallbacks,
+/// without what [`build_router`] puts around them all.
+pub fn routes(state: AppState) -> Router {
+    let (routes, _) = api().split_for_parts();
     // A known path called with another method: 405 in the envelope, with the `Allow` header.
     let routes = routes.method_not_allowed_fallback(error::method_not_allowed_fallback);
-    layers::apply(routes, &state).with_state(state)
+    layers::per_route(routes, state)
 }
 
 /// Every route, each registered together with its OpenAPI operation.
-fn api(timeout: Duration) -> OpenApiRouter<AppState> {
+fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(publisher::routes())
         .merge(snaps::routes())
@@ -111,15 +117,12 @@ fn api(timeout: Duration) -> OpenApiRouter<AppState> {
         .merge(search::routes())
         .merge(download::routes())
         .merge(ops::routes())
-        .route_layer(axum::middleware::from_fn(move |request, next| {
-            layers::request_timeout(timeout, request, next)
-        }))
         .merge(publisher::upload_routes())
 }
 
 /// The OpenAPI 3.1 document of every route, as served at `/openapi.json`.
 pub fn openapi() -> OpenApi {
-    let (_, mut doc) = api(Duration::from_secs(1)).split_for_parts();
+    let (_, mut doc) = api().split_for_parts();
     add_common_responses(&mut doc);
     doc
 }

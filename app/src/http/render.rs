@@ -122,6 +122,11 @@ impl Field {
 pub(crate) struct Fields(u32);
 
 impl Fields {
+    /// The set as bits, one per [`Field`] (for cache keys).
+    pub(crate) fn bits(self) -> u32 {
+        self.0
+    }
+
     /// Every snap-level field.
     pub(crate) const SNAP_LEVEL: Fields = Fields((1 << Field::Architectures as u8) - 1);
     /// Every revision-level field.
@@ -191,7 +196,7 @@ impl<'a> SnapObject<'a> {
                 );
             }
         };
-        let key = RenderKey {
+        let key = RenderKey::Object {
             fields: self.fields.0,
             revision: self.revision.map_or(0, |r| r.revision),
             channel: self.download_channel.clone(),
@@ -454,6 +459,27 @@ pub(crate) fn json_response<T: Serialize>(value: &T, size_hint: usize) -> axum::
             super::ApiError::internal(format!("cannot write the answer: {err}")).into_response()
         }
     }
+}
+
+/// A `200 application/json` response whose body is `text`, shared, not copied.
+pub(crate) fn raw_json_response(
+    text: std::sync::Arc<serde_json::value::RawValue>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    struct Text(std::sync::Arc<serde_json::value::RawValue>);
+    impl AsRef<[u8]> for Text {
+        fn as_ref(&self) -> &[u8] {
+            self.0.get().as_bytes()
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        bytes::Bytes::from_owner(Text(text)),
+    )
+        .into_response()
 }
 
 struct EmptyObject;

@@ -1,22 +1,24 @@
 //! The Snap Store device API (what snapd calls), served from the catalog snapshot.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Json, Path, Query};
-use super::render::{ChannelEntry, DownloadUrl, Field, Fields, SnapObject, Time, json_response};
+use super::render::{
+    ChannelEntry, DownloadUrl, Field, Fields, SnapObject, Time, raw_json_response,
+};
 use super::schema::{CategoriesResponse, ErrorBody, SnapInfo};
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::auth::Principal;
 use crate::catalog::channel_map::{PlatformFilter, effective};
 use crate::domain::Namespace;
-use crate::store::PackageState;
+use crate::store::{PackageState, RenderKey};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -94,8 +96,10 @@ async fn info(
     State(app): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<InfoQuery>,
-    headers: HeaderMap,
     MaybeAuth(principal): MaybeAuth,
+    // Last, and whole: its headers are read where they are (the `HeaderMap` extractor copies
+    // them all).
+    request: axum::extract::Request,
 ) -> ApiResult<Response> {
     let catalog = app.catalog.snapshot();
     let state = catalog
@@ -112,7 +116,8 @@ async fn info(
         None => Fields::SNAP_LEVEL.or(DEFAULT_REVISION_FIELDS),
     };
     let architecture = query.architecture.as_deref().or_else(|| {
-        headers
+        request
+            .headers()
             .get("snap-device-architecture")
             .and_then(|v| v.to_str().ok())
     });
@@ -127,44 +132,60 @@ async fn info(
         }
         None => PlatformFilter::All,
     };
-    let now = chrono::Utc::now().timestamp();
-    let lines = effective(state, &filter, now);
-    let channel_map: Vec<SnapObject> = lines
-        .iter()
-        .filter_map(|line| {
-            let i = state
-                .revisions
-                .binary_search_by_key(&line.release.revision, |r| r.revision)
-                .ok()?;
-            Some(SnapObject::revision(
-                &app.public_url,
-                state,
-                &state.revisions[i],
-                fields,
-                ChannelEntry::Release {
-                    channel: &line.channel,
-                    architecture: &line.platform,
-                    release: line.release,
-                },
-            ))
-        })
-        .collect();
-    if channel_map.is_empty() {
+    let not_found = || {
         // As the Snap Store: a name with nothing released (for this architecture) is not found.
-        return Err(ApiError::not_found(
+        ApiError::not_found(
             "snap-not-found",
             format!("No snap named '{name}' found in series '16'."),
-        ));
-    }
-    let answer = InfoAnswer {
-        name: &state.package.name,
-        snap_id: &state.package.id,
-        snap: SnapObject::package(&app.public_url, state, fields),
-        channel_map,
+        )
     };
-    // Serialised here, while the catalog snapshot it borrows from is alive.
-    let size = 1024 + 1024 * answer.channel_map.len() + state.package.description.len();
-    Ok(json_response(&answer, size))
+    let render = || -> ApiResult<Box<RawValue>> {
+        let now = chrono::Utc::now().timestamp();
+        let lines = effective(state, &filter, now);
+        let channel_map: Vec<SnapObject> = lines
+            .iter()
+            .filter_map(|line| {
+                let i = state
+                    .revisions
+                    .binary_search_by_key(&line.release.revision, |r| r.revision)
+                    .ok()?;
+                Some(SnapObject::revision(
+                    &app.public_url,
+                    state,
+                    &state.revisions[i],
+                    fields,
+                    ChannelEntry::Release {
+                        channel: &line.channel,
+                        architecture: &line.platform,
+                        release: line.release,
+                    },
+                ))
+            })
+            .collect();
+        if channel_map.is_empty() {
+            return Err(not_found());
+        }
+        let answer = InfoAnswer {
+            name: &state.package.name,
+            snap_id: &state.package.id,
+            snap: SnapObject::package(&app.public_url, state, fields),
+            channel_map,
+        };
+        serde_json::value::to_raw_value(&answer)
+            .map_err(|e| ApiError::internal(format!("cannot write the answer: {e}")))
+    };
+    // The answer is kept with the package state, unless a release in it expires (then the
+    // channel map changes with time, and is worked out for each request).
+    let answer = if state.releases.iter().any(|r| r.expires_at.is_some()) {
+        render()?.into()
+    } else {
+        let key = RenderKey::Info {
+            fields: fields.bits(),
+            architecture: architecture.map(str::to_string),
+        };
+        state.rendered.try_object(key, render)?
+    };
+    Ok(raw_json_response(answer))
 }
 
 /// The body of `info` (its schema is [`SnapInfo`]).

@@ -359,36 +359,56 @@ pub struct RenderedJson {
     objects: std::sync::Mutex<Vec<(RenderKey, std::sync::Arc<serde_json::value::RawValue>)>>,
 }
 
-/// What a rendered object of a package state depends on besides the state: which fields, which
-/// revision, the channel its download URL names and the channel it names itself.
+/// What a text rendered from a package state depends on besides the state.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RenderKey {
-    pub fields: u32,
-    pub revision: u32,
-    pub channel: Option<String>,
-    pub entry: Option<String>,
+pub enum RenderKey {
+    /// A `storeSnap` object: which fields, which revision, the channel its download URL names
+    /// and the channel it names itself.
+    Object {
+        fields: u32,
+        revision: u32,
+        channel: Option<String>,
+        entry: Option<String>,
+    },
+    /// A whole `info` answer: which fields, for which architecture (`None`: every one). Only
+    /// for states whose channel map cannot change with time (no release expires).
+    Info {
+        fields: u32,
+        architecture: Option<String>,
+    },
 }
 
 impl RenderedJson {
-    /// Objects kept per state: devices asking about a package mostly ask for the same fields
-    /// of the same revision, so a few (a refresh answer's, a search result's two) cover nearly
-    /// every request while bounding the memory (under a kilobyte an object without the
-    /// description).
+    /// Texts kept per state: devices asking about a package mostly ask for the same fields of
+    /// the same revision, so a few (a refresh answer's object, a search result's two, an `info`
+    /// answer) cover nearly every request while bounding the memory (under a kilobyte an
+    /// object without the description; a few kilobytes an `info` answer).
     pub const OBJECTS: usize = 4;
 
-    /// The object rendered for `key`: from the cache, or `render`ed and kept (the oldest of the
-    /// state's objects makes way).
+    /// The text rendered for `key`: from the cache, or `render`ed and kept (the oldest of the
+    /// state's texts makes way).
     pub fn object(
         &self,
         key: RenderKey,
         render: impl FnOnce() -> Box<serde_json::value::RawValue>,
     ) -> std::sync::Arc<serde_json::value::RawValue> {
+        match self.try_object(key, || Ok::<_, std::convert::Infallible>(render())) {
+            Ok(object) => object,
+        }
+    }
+
+    /// [`RenderedJson::object`] for a render that may fail; a failure is not kept.
+    pub fn try_object<E>(
+        &self,
+        key: RenderKey,
+        render: impl FnOnce() -> Result<Box<serde_json::value::RawValue>, E>,
+    ) -> Result<std::sync::Arc<serde_json::value::RawValue>, E> {
         let lock = || self.objects.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, object)) = lock().iter().find(|(k, _)| *k == key) {
-            return object.clone();
+            return Ok(object.clone());
         }
         // Rendered outside the lock; two requests racing both render, and both keep theirs.
-        let object: std::sync::Arc<serde_json::value::RawValue> = render().into();
+        let object: std::sync::Arc<serde_json::value::RawValue> = render()?.into();
         let mut objects = lock();
         if !objects.iter().any(|(k, _)| *k == key) {
             if objects.len() >= Self::OBJECTS {
@@ -396,7 +416,7 @@ impl RenderedJson {
             }
             objects.push((key, object.clone()));
         }
-        object
+        Ok(object)
     }
 }
 
@@ -567,11 +587,15 @@ mod tests {
     use serde_json::value::{RawValue, to_raw_value};
 
     fn key(revision: u32, channel: Option<&str>) -> RenderKey {
-        RenderKey {
+        named(revision, channel, None)
+    }
+
+    fn named(revision: u32, channel: Option<&str>, entry: Option<&str>) -> RenderKey {
+        RenderKey::Object {
             fields: 0b101,
             revision,
             channel: channel.map(str::to_string),
-            entry: None,
+            entry: entry.map(str::to_string),
         }
     }
 
@@ -597,11 +621,7 @@ mod tests {
         assert_eq!(renders.get(), 2);
         assert_eq!(get(key(2, None), "two"), "\"two\"");
         assert_eq!(renders.get(), 3);
-        let named = RenderKey {
-            entry: Some("stable".into()),
-            ..key(2, None)
-        };
-        assert_eq!(get(named, "named"), "\"named\"");
+        assert_eq!(get(named(2, None, Some("stable")), "named"), "\"named\"");
         assert_eq!(renders.get(), 4);
         assert_eq!(get(key(3, None), "three"), "\"three\"");
         assert_eq!(renders.get(), 5);
@@ -610,6 +630,21 @@ mod tests {
         assert_eq!(get(key(1, None), "again"), "\"again\"");
         assert_eq!(get(key(2, None), "not rendered"), "\"two\"");
         assert_eq!(renders.get(), 6);
+    }
+
+    #[test]
+    fn a_failed_render_is_not_kept() {
+        let rendered = RenderedJson::default();
+        let info = RenderKey::Info {
+            fields: 1,
+            architecture: Some("amd64".into()),
+        };
+        let failed = rendered.try_object(info.clone(), || Err::<Box<RawValue>, _>("empty"));
+        assert_eq!(failed.unwrap_err(), "empty");
+        let kept = rendered.try_object(info.clone(), || Ok::<_, ()>(to_raw_value("body").unwrap()));
+        assert_eq!(kept.unwrap().get(), "\"body\"");
+        let again = rendered.try_object(info, || Err("not rendered"));
+        assert_eq!(again.unwrap().get(), "\"body\"");
     }
 
     #[test]

@@ -2,11 +2,8 @@
 //! `GET /metrics`. Route labels are route templates (`/v2/snaps/info/{name}`), never raw paths,
 //! so cardinality stays bounded whatever clients send.
 
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -215,29 +212,87 @@ impl Default for Metrics {
     }
 }
 
-/// Middleware recording count, latency and in-flight requests by route template.
-pub async fn track(
-    State(metrics): State<std::sync::Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().as_str().to_string();
-    let started = Instant::now();
-    metrics.http_in_flight.inc();
-    let response = next.run(request).await;
-    metrics.http_in_flight.dec();
-    metrics
-        .http_duration
-        .with_label_values(&[route.as_str(), method.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .http_requests
-        .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
-        .inc();
-    response
+impl Metrics {
+    /// Counts a request as in flight until the returned guard is dropped (answered, or
+    /// abandoned by a client that went away).
+    pub fn in_flight(self: &std::sync::Arc<Self>) -> InFlight {
+        self.http_in_flight.inc();
+        InFlight(self.clone())
+    }
+
+    /// Records an answered request: its count by route template, method and status, and its
+    /// latency by route template and method.
+    pub fn answered(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.http_duration
+            .with_label_values(&[route, method])
+            .observe(elapsed.as_secs_f64());
+        let mut text = [0u8; 3];
+        let status = status_text(status, &mut text);
+        self.http_requests
+            .with_label_values(&[route, method, status])
+            .inc();
+    }
+}
+
+/// A status code as its three digits, without allocating.
+fn status_text(status: u16, buffer: &mut [u8; 3]) -> &str {
+    let status = status.min(999);
+    *buffer = [
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ];
+    std::str::from_utf8(buffer).expect("ASCII digits")
+}
+
+/// A request being answered; see [`Metrics::in_flight`].
+pub struct InFlight(std::sync::Arc<Metrics>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.http_in_flight.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_route_method_and_status() {
+        let metrics = std::sync::Arc::new(Metrics::new());
+        {
+            let _guard = metrics.in_flight();
+            assert_eq!(metrics.http_in_flight.get(), 1);
+        }
+        assert_eq!(metrics.http_in_flight.get(), 0, "the guard's drop ends it");
+        metrics.answered(
+            "/v2/snaps/info/{name}",
+            "GET",
+            404,
+            Duration::from_millis(2),
+        );
+        metrics.answered(
+            "/v2/snaps/info/{name}",
+            "GET",
+            200,
+            Duration::from_millis(1),
+        );
+        assert_eq!(
+            metrics
+                .http_requests
+                .with_label_values(&["/v2/snaps/info/{name}", "GET", "404"])
+                .get(),
+            1
+        );
+        assert_eq!(
+            metrics
+                .http_duration
+                .with_label_values(&["/v2/snaps/info/{name}", "GET"])
+                .get_sample_count(),
+            2
+        );
+        let mut buffer = [0; 3];
+        assert_eq!(status_text(503, &mut buffer), "503");
+    }
 }

@@ -6,14 +6,14 @@
 //! - Traces: every request, store call and blob operation is a `tracing` span, bridged to
 //!   OpenTelemetry. A W3C `traceparent` on a request makes its span a child of the caller's.
 //!   When `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, spans
-//!   are exported over OTLP/HTTP; otherwise nothing is recorded or sent, but requests still get a
-//!   trace id for the logs.
+//!   are exported over OTLP/HTTP; otherwise there is no OpenTelemetry span at all, but requests
+//!   still get a trace id (the caller's, or a new one) for the logs and `traceresponse`.
 //! - Metrics: [`metrics`], Prometheus at `/metrics`.
 
 pub mod metrics;
 mod otel;
 
-pub use otel::{parent_context, shutdown, trace_response_header};
+pub use otel::{RequestTrace, bridged, shutdown};
 
 use std::fmt;
 
@@ -29,7 +29,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::config::LogFormat;
 
 /// The log filter when `RUST_LOG` is not set.
-pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_http=info";
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
 
 /// Installs the global subscriber: logs in `format`, and the OpenTelemetry bridge (see
 /// [`otel`]). `RUST_LOG` overrides the default log filter. Reads the `OTEL_*` environment.
@@ -51,6 +51,9 @@ pub fn init(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerG
         ));
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    if format == LogFormat::Json {
+        otel::keep_ids_for_logs();
+    }
     let logs = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .with_writer(stderr.clone())
@@ -102,13 +105,23 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let ids = DISPATCH
-            .get()
-            .and_then(tracing::dispatcher::WeakDispatch::upgrade)
-            .and_then(|dispatch| {
-                ctx.event_scope()?
-                    .find_map(|span| otel::span_ids(&span.id(), &dispatch))
-            });
+        let ids = if otel::bridged() {
+            // The innermost span's own ids: a store call's, inside its request's.
+            DISPATCH
+                .get()
+                .and_then(tracing::dispatcher::WeakDispatch::upgrade)
+                .and_then(|dispatch| {
+                    ctx.event_scope()?
+                        .find_map(|span| otel::span_ids(&span.id(), &dispatch))
+                })
+        } else {
+            ctx.event_scope().and_then(|mut scope| {
+                scope.find_map(|span| {
+                    let trace = *span.extensions().get::<RequestTrace>()?;
+                    Some((trace.trace_id, trace.span_id))
+                })
+            })
+        };
         let Some((trace_id, span_id)) = ids else {
             return self.0.format_event(ctx, writer, event);
         };

@@ -1,6 +1,6 @@
-//! The OpenTelemetry side of tracing: the tracer provider (OTLP/HTTP export when configured by
-//! the standard `OTEL_*` environment variables, otherwise a provider that samples nothing), the
-//! `tracing` bridge, and W3C Trace Context for incoming requests.
+//! The OpenTelemetry side of tracing: the tracer provider and the `tracing` bridge when the
+//! standard `OTEL_*` environment variables ask for OTLP/HTTP export (and nothing otherwise),
+//! and W3C Trace Context for incoming requests.
 
 use std::sync::OnceLock;
 
@@ -8,15 +8,33 @@ use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId, TracerProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanData};
 
 /// The process's tracer provider, kept for [`shutdown`]. A static is never dropped, so the
 /// exporter's blocking HTTP client is never dropped inside the async runtime.
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// Whether spans go through the OpenTelemetry bridge (only when they are exported).
+static BRIDGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether request spans are OpenTelemetry spans, exported to a collector. When not, depot
+/// mints trace ids itself ([`RequestTrace::new`]) and builds no OpenTelemetry span at all:
+/// the bridge would cost a third of a simple request's time for spans nobody receives.
+pub fn bridged() -> bool {
+    BRIDGED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether log lines name their trace (the JSON format does).
+static IDS_IN_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`RequestTrace::attach`] keep the ids with request spans, for log lines to name.
+pub(super) fn keep_ids_for_logs() {
+    IDS_IN_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// What [`layer`] set up, logged once the subscriber is installed.
 pub(super) enum Status {
@@ -47,23 +65,21 @@ impl Status {
 /// Spans at INFO and above are bridged (store calls, blob operations, requests), whatever
 /// `RUST_LOG` says about logs. The HTTP client libraries the exporter itself uses are left out
 /// so that exporting never produces spans to export.
-pub(super) fn layer<S>() -> (Box<dyn Layer<S> + Send + Sync>, Status)
+pub(super) fn layer<S>() -> (Option<Box<dyn Layer<S> + Send + Sync>>, Status)
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
-    let (provider, status) = match exporter() {
-        Ok(Some((exporter, endpoint, protocol))) => (
-            SdkTracerProvider::builder()
-                .with_batch_exporter(exporter)
-                .with_resource(resource())
-                .build(),
-            Status::Exporting { endpoint, protocol },
-        ),
-        Ok(None) => (disabled_provider(), Status::Disabled),
-        Err(reason) => (disabled_provider(), Status::Failed(reason)),
-    };
-    let tracer = provider.tracer("depot");
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let (exporter, endpoint, protocol) = match exporter() {
+        Ok(Some(exporting)) => exporting,
+        Ok(None) => return (None, Status::Disabled),
+        Err(reason) => return (None, Status::Failed(reason)),
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource())
+        .build();
+    let tracer = provider.tracer("depot");
     opentelemetry::global::set_tracer_provider(provider.clone());
     let _ = PROVIDER.set(provider);
     let filter = Targets::new()
@@ -82,15 +98,8 @@ where
         .with_tracked_inactivity(false)
         .with_filter(filter)
         .boxed();
-    (layer, status)
-}
-
-/// Spans get trace and span ids (for the logs and `traceresponse`) but are neither recorded nor
-/// sent anywhere.
-fn disabled_provider() -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_sampler(Sampler::AlwaysOff)
-        .build()
+    BRIDGED.store(true, std::sync::atomic::Ordering::Relaxed);
+    (Some(layer), Status::Exporting { endpoint, protocol })
 }
 
 fn env(name: &str) -> Option<String> {
@@ -211,20 +220,112 @@ pub(super) fn span_ids(
         .then(|| (context.trace_id(), context.span_id()))
 }
 
-/// A W3C Trace Context Level 2 `traceresponse` value for `span`
-/// (`00-{trace-id}-{span-id}-{flags}`), telling the caller which trace its request is in.
-pub fn trace_response_header(span: &tracing::Span) -> Option<axum::http::HeaderValue> {
-    let cx = span.context();
-    let otel_span = cx.span();
-    let context = otel_span.span_context();
-    if !context.is_valid() {
-        return None;
+/// The trace of one request, as depot tells it in log lines (`trace_id`, `span_id`) and in the
+/// W3C Trace Context Level 2 `traceresponse` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestTrace {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    /// Whether the request's span is recorded (exported).
+    pub sampled: bool,
+}
+
+impl RequestTrace {
+    /// depot's own ids for a request whose span is not exported: the caller's trace id when
+    /// it sent a valid `traceparent`, else a new one, and a new span id.
+    pub fn new(headers: &axum::http::HeaderMap) -> RequestTrace {
+        let parent = headers
+            .contains_key("traceparent")
+            .then(|| parent_context(headers).span().span_context().trace_id())
+            .filter(|id| *id != TraceId::INVALID);
+        RequestTrace {
+            trace_id: parent.unwrap_or_else(|| TraceId::from_bytes(random_id())),
+            span_id: SpanId::from_bytes(random_id()),
+            sampled: false,
+        }
     }
-    axum::http::HeaderValue::from_str(&format!(
-        "00-{}-{}-{:02x}",
-        context.trace_id(),
-        context.span_id(),
-        context.trace_flags().to_u8()
-    ))
-    .ok()
+
+    /// Makes `span` (the caller's trace continued) an OpenTelemetry span through the bridge,
+    /// and reads back the ids the bridge gave it.
+    pub fn bridged(span: &tracing::Span, headers: &axum::http::HeaderMap) -> Option<RequestTrace> {
+        let _ = span.set_parent(parent_context(headers));
+        let cx = span.context();
+        let otel_span = cx.span();
+        let context = otel_span.span_context();
+        context.is_valid().then(|| RequestTrace {
+            trace_id: context.trace_id(),
+            span_id: context.span_id(),
+            sampled: context.is_sampled(),
+        })
+    }
+
+    /// Keeps the ids with `span`, where the JSON log format finds them for every line written
+    /// inside it (when the logs are JSON).
+    pub fn attach(self, span: &tracing::Span) {
+        if !IDS_IN_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        span.with_subscriber(|(id, dispatch)| {
+            if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
+                && let Some(data) = registry.span_data(id)
+            {
+                data.extensions_mut().insert(self);
+            }
+        });
+    }
+
+    /// `00-{trace-id}-{span-id}-{flags}`, telling the caller which trace its request is in.
+    pub fn traceresponse(&self) -> Option<axum::http::HeaderValue> {
+        let flags = if self.sampled { "01" } else { "00" };
+        let value = format!("00-{}-{}-{flags}", self.trace_id, self.span_id);
+        axum::http::HeaderValue::try_from(value).ok()
+    }
+}
+
+/// Random bytes for an id, never all zero (the invalid id).
+fn random_id<const N: usize>() -> [u8; N] {
+    loop {
+        let bytes: [u8; N] = rand::random();
+        if bytes.iter().any(|b| *b != 0) {
+            return bytes;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_continues_the_callers_trace_or_starts_one() {
+        let mut headers = axum::http::HeaderMap::new();
+        let fresh = RequestTrace::new(&headers);
+        assert_ne!(fresh.trace_id, TraceId::INVALID);
+        assert_ne!(fresh.span_id, SpanId::INVALID);
+        assert_ne!(RequestTrace::new(&headers).trace_id, fresh.trace_id);
+
+        headers.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        let continued = RequestTrace::new(&headers);
+        assert_eq!(
+            continued.trace_id.to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_ne!(continued.span_id.to_string(), "00f067aa0ba902b7");
+        let header = continued.traceresponse().unwrap();
+        assert_eq!(
+            header.to_str().unwrap(),
+            format!(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-{}-00",
+                continued.span_id
+            )
+        );
+
+        headers.insert("traceparent", "00-not-a-trace-01".parse().unwrap());
+        assert_ne!(RequestTrace::new(&headers).trace_id, TraceId::INVALID);
+    }
 }

@@ -9,13 +9,11 @@
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -151,33 +149,23 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
         .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
-/// Middleware: answers 429 `rate-limited` with `Retry-After` (whole seconds, at least 1) when
-/// the route's budget for this token or address is spent.
-pub async fn enforce(
-    State(limits): State<Arc<RateLimits>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let class = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(RouteClass::Unlimited, |p| classify(p.as_str()));
-    match limits.check(class, &request) {
-        Ok(()) => next.run(request).await,
-        Err(wait) => {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let secs = secs.max(1);
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                format!("too many requests; retry in {secs} s"),
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            response
-        }
+impl RateLimits {
+    /// The `429 rate-limited` answer, with `Retry-After` (whole seconds, at least 1), when the
+    /// budget of `route` (a route template) for this request's token or address is spent.
+    pub fn refuse(&self, route: &str, request: &Request) -> Option<Response> {
+        let wait = self.check(classify(route), request).err()?;
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!("too many requests; retry in {secs} s"),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        Some(response)
     }
 }
 
