@@ -858,6 +858,10 @@ impl SearchIndex {
         if prefix.chars().count() < 2 {
             return Vec::new();
         }
+        // Each segment's most used completions (a short list, kept sorted by use, so that the
+        // thousands of rarer words scanned are compared and never copied), then summed over
+        // the segments.
+        const PER_SEGMENT: usize = 4 * COMPLETIONS;
         let mut found: HashMap<String, u64> = HashMap::new();
         for segment in searcher.segment_readers() {
             let Ok(index) = segment.inverted_index(self.f.words) else {
@@ -866,15 +870,24 @@ impl SearchIndex {
             let Ok(mut stream) = index.terms().range().ge(prefix.as_bytes()).into_stream() else {
                 continue;
             };
+            let mut top: Vec<(u64, Vec<u8>)> = Vec::with_capacity(PER_SEGMENT + 1);
             let mut seen = 0;
             while seen < COMPLETION_SCAN && stream.advance() {
                 if !stream.key().starts_with(prefix.as_bytes()) {
                     break;
                 }
                 seen += 1;
-                if let Ok(term) = std::str::from_utf8(stream.key()) {
-                    *found.entry(term.to_string()).or_default() +=
-                        u64::from(stream.value().doc_freq);
+                let used = u64::from(stream.value().doc_freq);
+                if top.len() == PER_SEGMENT && top[PER_SEGMENT - 1].0 >= used {
+                    continue;
+                }
+                let at = top.partition_point(|(n, _)| *n >= used);
+                top.insert(at, (used, stream.key().to_vec()));
+                top.truncate(PER_SEGMENT);
+            }
+            for (used, term) in top {
+                if let Ok(term) = String::from_utf8(term) {
+                    *found.entry(term).or_default() += used;
                 }
             }
         }
