@@ -142,26 +142,16 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
         .trim()
         .to_string();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = depot(dir.path())
-        .arg("serve")
-        .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("DEPOT_LOG_FORMAT", "json")
+    let mut serve = depot(dir.path());
+    serve
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
         .env("OTEL_SERVICE_NAME", "depot-test")
         // Nothing is exported before shutdown: the spans arriving prove the final flush.
-        .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (rx, mut lines) = serving(&mut child);
+        .env("OTEL_BSP_SCHEDULE_DELAY", "600000");
+    let server = Serving::start(serve);
 
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = server.base.clone();
     let response = client
         .get(format!("{base}/v1/tokens/whoami"))
         .header("authorization", format!("Macaroon {token}"))
@@ -186,18 +176,7 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success(), "{status}");
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
-        lines.push(line);
-    }
+    let (json, lines) = server.stop().await;
 
     let spans = received.lock().unwrap().clone();
     let names: Vec<&str> = spans.iter().map(|r| r.span.name.as_str()).collect();
@@ -258,14 +237,7 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
     );
 
     // JSON logs: one object per line; every line written inside a span carries the trace id.
-    let json: Vec<Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let finished: Vec<&Value> = json
-        .iter()
-        .filter(|v| v["message"] == "finished processing request")
-        .collect();
+    let finished = finished(&json);
     assert_eq!(finished.len(), 2, "{lines:#?}");
     assert_eq!(finished[0]["trace_id"], TRACE_ID, "{}", finished[0]);
     assert_eq!(finished[0]["span"]["http.route"], "/v1/tokens/whoami");
@@ -288,28 +260,81 @@ async fn request_spans_continue_the_callers_trace_and_reach_the_collector() {
     );
 }
 
-/// Waits for a `depot serve` started with its stderr piped to say it is serving; its stderr
-/// lines so far and the channel the rest arrive on.
-fn serving(child: &mut std::process::Child) -> (std::sync::mpsc::Receiver<String>, Vec<String>) {
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
+/// A `depot serve` with JSON logs on a free port, started and serving.
+struct Serving {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// What it has written to stderr so far.
+    seen: Vec<String>,
+    base: String,
+}
+
+impl Serving {
+    /// Starts `command` (from [`depot`], with any environment set) as `depot serve`.
+    fn start(mut command: Command) -> Serving {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = command
+            .arg("serve")
+            .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DEPOT_LOG_FORMAT", "json")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let started = Instant::now();
+        while !seen.iter().any(|l: &String| l.contains("depot is serving")) {
+            assert!(started.elapsed() < Duration::from_secs(30), "{seen:#?}");
+            if let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) {
+                seen.push(line);
+            }
         }
-    });
-    let mut lines = Vec::new();
-    let started = Instant::now();
-    while !lines
-        .iter()
-        .any(|l: &String| l.contains("depot is serving"))
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "{lines:#?}");
-        if let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-            lines.push(line);
+        Serving {
+            child,
+            lines,
+            seen,
+            base: format!("http://127.0.0.1:{port}"),
         }
     }
-    (rx, lines)
+
+    /// Stops it with SIGTERM (it must exit cleanly); every line it wrote, parsed, and as text.
+    async fn stop(mut self) -> (Vec<Value>, Vec<String>) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let mut child = self.child;
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success(), "{status}");
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        let json = self
+            .seen
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        (json, self.seen)
+    }
+}
+
+/// The access log lines.
+fn finished(json: &[Value]) -> Vec<&Value> {
+    json.iter()
+        .filter(|v| v["message"] == "finished processing request")
+        .collect()
 }
 
 /// Without an OTLP endpoint nothing is exported and no OpenTelemetry span is built, yet every
@@ -318,22 +343,9 @@ fn serving(child: &mut std::process::Child) -> (std::sync::mpsc::Receiver<String
 #[tokio::test]
 async fn without_export_requests_still_have_trace_ids_in_headers_and_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = depot(dir.path())
-        .arg("serve")
-        .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("DEPOT_LOG_FORMAT", "json")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (rx, mut lines) = serving(&mut child);
-
+    let server = Serving::start(depot(dir.path()));
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = server.base.clone();
     let continued = client
         .get(format!("{base}/v2/snaps/info/nothing-here"))
         .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))
@@ -372,25 +384,8 @@ async fn without_export_requests_still_have_trace_ids_in_headers_and_logs() {
     assert_ne!(fresh_trace, TRACE_ID);
     assert_ne!(fresh_trace, "0".repeat(32));
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success(), "{status}");
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
-        lines.push(line);
-    }
-    let json: Vec<Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let finished: Vec<&Value> = json
-        .iter()
-        .filter(|v| v["message"] == "finished processing request")
-        .collect();
+    let (json, lines) = server.stop().await;
+    let finished = finished(&json);
     assert_eq!(finished.len(), 2, "{lines:#?}");
     let (info, health) = (finished[0], finished[1]);
     assert_eq!(info["trace_id"], TRACE_ID, "{info}");
