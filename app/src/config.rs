@@ -47,6 +47,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// On SIGTERM or SIGINT: how long in-flight requests may take to finish, in seconds.
     pub shutdown_grace_secs: u64,
+    /// Most memory, in MiB, the JSON kept with package states for device answers may take
+    /// (rendered `storeSnap` objects and `info` answers); 0 keeps none.
+    pub render_cache_mib: u64,
     /// Requests per minute to the publisher API (`/v1/…`, `/unscanned-upload/`) allowed per
     /// token and, separately, per client address; 0 turns the limit off.
     pub publisher_rate_limit_per_minute: u32,
@@ -129,6 +132,7 @@ impl Default for Config {
             branch_lifetime_secs: crate::domain::BRANCH_LIFETIME_SECS,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
+            render_cache_mib: 256,
             publisher_rate_limit_per_minute: 600,
             search_rate_limit_per_minute: 600,
             trust_forwarded_for: false,

@@ -121,6 +121,9 @@ pub async fn serve(config: Config) -> CliResult {
 
 async fn run(config: Config) -> CliResult {
     let listen = config.listen;
+    crate::store::RenderedJson::set_limit(
+        usize::try_from(config.render_cache_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+    );
     let poll = Duration::from_millis(config.follower_poll_interval_ms);
     let database = redact_url(&config.database_url());
     let state = build_state(config).await?;

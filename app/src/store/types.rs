@@ -378,7 +378,39 @@ pub enum RenderKey {
     },
 }
 
+/// Bytes of text kept by every [`RenderedJson`] of the process together.
+static KEPT_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The most [`KEPT_BYTES`] may be; past it, texts are rendered and not kept.
+static KEEP_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(usize::MAX);
+
 impl RenderedJson {
+    /// Bounds the bytes of text every state of the process keeps together (`render_cache_mib`);
+    /// once reached, texts are rendered for each request until states holding some are
+    /// replaced or dropped.
+    pub fn set_limit(bytes: usize) {
+        KEEP_LIMIT.store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes of text kept now, by every state together.
+    pub fn kept_bytes() -> usize {
+        KEPT_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts `bytes` more as kept, unless that would pass the limit.
+    fn reserve(bytes: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let limit = KEEP_LIMIT.load(Relaxed);
+        KEPT_BYTES
+            .fetch_update(Relaxed, Relaxed, |kept| {
+                kept.checked_add(bytes).filter(|total| *total <= limit)
+            })
+            .is_ok()
+    }
+
+    fn release(bytes: usize) {
+        KEPT_BYTES.fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Texts kept per state: devices asking about a package mostly ask for the same fields of
     /// the same revision, so a few (a refresh answer's object, a search result's two, an `info`
     /// answer) cover nearly every request while bounding the memory (under a kilobyte an
@@ -412,11 +444,21 @@ impl RenderedJson {
         let mut objects = lock();
         if !objects.iter().any(|(k, _)| *k == key) {
             if objects.len() >= Self::OBJECTS {
-                objects.remove(0);
+                let (_, oldest) = objects.remove(0);
+                Self::release(oldest.get().len());
             }
-            objects.push((key, object.clone()));
+            if Self::reserve(object.get().len()) {
+                objects.push((key, object.clone()));
+            }
         }
         Ok(object)
+    }
+}
+
+impl Drop for RenderedJson {
+    fn drop(&mut self) {
+        let objects = self.objects.get_mut().unwrap_or_else(|e| e.into_inner());
+        Self::release(objects.iter().map(|(_, text)| text.get().len()).sum());
     }
 }
 
@@ -645,6 +687,35 @@ mod tests {
         assert_eq!(kept.unwrap().get(), "\"body\"");
         let again = rendered.try_object(info, || Err("not rendered"));
         assert_eq!(again.unwrap().get(), "\"body\"");
+    }
+
+    #[test]
+    fn kept_texts_are_counted_and_bounded_by_the_limit() {
+        // The counter is the process's; nextest runs each test in a process of its own.
+        let before = RenderedJson::kept_bytes();
+        let one = RenderedJson::default();
+        let _ = one.object(key(1, None), || to_raw_value("0123456789").unwrap());
+        assert_eq!(RenderedJson::kept_bytes(), before + 12);
+        RenderedJson::set_limit(before + 20);
+        let two = RenderedJson::default();
+        let renders = std::cell::Cell::new(0);
+        let render = || {
+            renders.set(renders.get() + 1);
+            to_raw_value("0123456789").unwrap()
+        };
+        // Past the limit: answered, not kept, so rendered again.
+        assert_eq!(two.object(key(1, None), render).get(), "\"0123456789\"");
+        assert_eq!(two.object(key(1, None), render).get(), "\"0123456789\"");
+        assert_eq!(renders.get(), 2);
+        assert_eq!(RenderedJson::kept_bytes(), before + 12);
+        // A dropped state gives its bytes back, and the other may keep its text.
+        drop(one);
+        assert_eq!(RenderedJson::kept_bytes(), before);
+        let _ = two.object(key(1, None), render);
+        let _ = two.object(key(1, None), render);
+        assert_eq!(renders.get(), 3);
+        assert_eq!(RenderedJson::kept_bytes(), before + 12);
+        RenderedJson::set_limit(usize::MAX);
     }
 
     #[test]

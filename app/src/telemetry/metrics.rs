@@ -25,6 +25,7 @@ pub struct Metrics {
     pub downloads: IntCounterVec,
     pub db_connections: IntGaugeVec,
     pub search_duration: HistogramVec,
+    pub render_cache_bytes: IntGauge,
 }
 
 /// Database errors, by kind: `unavailable` (the pool or the connection failed: timeouts, I/O,
@@ -133,6 +134,11 @@ impl Metrics {
             &["endpoint"],
         )
         .expect("valid metric");
+        let render_cache_bytes = IntGauge::new(
+            "depot_render_cache_bytes",
+            "Bytes of JSON kept with package states for device answers (storeSnap objects and info answers; at most render_cache_mib).",
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "depot_build_info",
@@ -166,6 +172,7 @@ impl Metrics {
             Box::new(db_connections.clone()),
             Box::new(DB_ERRORS.clone()),
             Box::new(search_duration.clone()),
+            Box::new(render_cache_bytes.clone()),
             Box::new(build_info),
         ] {
             registry
@@ -193,11 +200,14 @@ impl Metrics {
             downloads,
             db_connections,
             search_duration,
+            render_cache_bytes,
         }
     }
 
     /// The text exposition format.
     pub fn render(&self) -> String {
+        self.render_cache_bytes
+            .set(i64::try_from(crate::store::RenderedJson::kept_bytes()).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
