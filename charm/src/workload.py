@@ -76,6 +76,7 @@ PASSTHROUGH_OPTIONS: tuple[Option, ...] = (
     Option("branch-lifetime-secs", "branch_lifetime_secs", minimum=1),
     Option("request-timeout-secs", "request_timeout_secs", minimum=1),
     Option("shutdown-grace-secs", "shutdown_grace_secs", minimum=0),
+    Option("render-cache-mib", "render_cache_mib", minimum=0),
     Option("publisher-rate-limit-per-minute", "publisher_rate_limit_per_minute", minimum=0),
     Option("search-rate-limit-per-minute", "search_rate_limit_per_minute", minimum=0),
     Option("trust-forwarded-for", "trust_forwarded_for"),

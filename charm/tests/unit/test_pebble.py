@@ -18,6 +18,7 @@ CONFIG_TO_ENV = {
     "branch-lifetime-secs": ("DEPOT_BRANCH_LIFETIME_SECS", 86400, "86400"),
     "request-timeout-secs": ("DEPOT_REQUEST_TIMEOUT_SECS", 10, "10"),
     "shutdown-grace-secs": ("DEPOT_SHUTDOWN_GRACE_SECS", 0, "0"),
+    "render-cache-mib": ("DEPOT_RENDER_CACHE_MIB", 64, "64"),
     "publisher-rate-limit-per-minute": ("DEPOT_PUBLISHER_RATE_LIMIT_PER_MINUTE", 0, "0"),
     "search-rate-limit-per-minute": ("DEPOT_SEARCH_RATE_LIMIT_PER_MINUTE", 1200, "1200"),
     "trust-forwarded-for": ("DEPOT_TRUST_FORWARDED_FOR", False, "false"),
