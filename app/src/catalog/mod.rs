@@ -20,14 +20,20 @@ pub use follower::{catch_up, run_follower};
 use crate::domain::Namespace;
 use crate::store::{PackageState, Seq, Store};
 
+/// The catalog's maps: `imbl`'s, hashed with foldhash (seeded at random per map, so keys that
+/// publishers choose cannot be crafted to collide) instead of SipHash, which was most of a
+/// look-up's cost; `find` looks up every result.
+type Map<K, V> =
+    imbl::GenericHashMap<K, V, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+
 /// One immutable view of every package.
 #[derive(Clone, Default)]
 pub struct Catalog {
     seq: Seq,
-    by_id: imbl::HashMap<String, Arc<PackageState>>,
-    by_name: imbl::HashMap<(Namespace, String), String>,
+    by_id: Map<String, Arc<PackageState>>,
+    by_name: Map<(Namespace, String), String>,
     /// Charm library id → the id of the charm that publishes it.
-    by_library: imbl::HashMap<String, String>,
+    by_library: Map<String, String>,
 }
 
 impl Catalog {
