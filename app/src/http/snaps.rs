@@ -101,16 +101,19 @@ async fn info(
     // them all).
     request: axum::extract::Request,
 ) -> ApiResult<Response> {
+    // As the Snap Store: a name with nothing released (for this architecture) is not found
+    // either.
+    let not_found = || {
+        ApiError::not_found(
+            "snap-not-found",
+            format!("No snap named '{name}' found in series '16'."),
+        )
+    };
     let catalog = app.catalog.snapshot();
     let state = catalog
         .get(Namespace::Snap, &name)
         .filter(|s| can_see(s, principal.as_ref()))
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "snap-not-found",
-                format!("No snap named '{name}' found in series '16'."),
-            )
-        })?;
+        .ok_or_else(not_found)?;
     let fields = match &query.fields {
         Some(list) => Fields::parse(list.split(',')),
         None => Fields::SNAP_LEVEL.or(DEFAULT_REVISION_FIELDS),
@@ -131,13 +134,6 @@ async fn info(
             }
         }
         None => PlatformFilter::All,
-    };
-    let not_found = || {
-        // As the Snap Store: a name with nothing released (for this architecture) is not found.
-        ApiError::not_found(
-            "snap-not-found",
-            format!("No snap named '{name}' found in series '16'."),
-        )
     };
     let render = || -> ApiResult<Box<RawValue>> {
         let now = chrono::Utc::now().timestamp();

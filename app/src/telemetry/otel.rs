@@ -69,7 +69,6 @@ pub(super) fn layer<S>() -> (Option<Box<dyn Layer<S> + Send + Sync>>, Status)
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let (exporter, endpoint, protocol) = match exporter() {
         Ok(Some(exporting)) => exporting,
         Ok(None) => return (None, Status::Disabled),
