@@ -31,7 +31,9 @@ type Map<K, V> =
 pub struct Catalog {
     seq: Seq,
     by_id: Map<String, Arc<PackageState>>,
-    by_name: Map<(Namespace, String), String>,
+    /// Name → id, one map per namespace (looked up by `&str`, without building a key).
+    snap_names: Map<String, String>,
+    charm_names: Map<String, String>,
     /// Charm library id → the id of the charm that publishes it.
     by_library: Map<String, String>,
 }
@@ -51,8 +53,22 @@ impl Catalog {
     }
 
     pub fn get(&self, namespace: Namespace, name: &str) -> Option<&Arc<PackageState>> {
-        let id = self.by_name.get(&(namespace, name.to_string()))?;
+        let id = self.names(namespace).get(name)?;
         self.by_id.get(id)
+    }
+
+    fn names(&self, namespace: Namespace) -> &Map<String, String> {
+        match namespace {
+            Namespace::Snap => &self.snap_names,
+            Namespace::Charm => &self.charm_names,
+        }
+    }
+
+    fn names_mut(&mut self, namespace: Namespace) -> &mut Map<String, String> {
+        match namespace {
+            Namespace::Snap => &mut self.snap_names,
+            Namespace::Charm => &mut self.charm_names,
+        }
     }
 
     pub fn get_by_id(&self, id: &str) -> Option<&Arc<PackageState>> {
@@ -83,20 +99,21 @@ impl Catalog {
     pub fn apply(&mut self, seq: Seq, states: Vec<PackageState>, removed: &[String]) {
         for id in removed {
             if let Some(old) = self.by_id.remove(id) {
-                self.by_name
-                    .remove(&(old.package.namespace, old.package.name.clone()));
+                self.names_mut(old.package.namespace)
+                    .remove(&old.package.name);
                 for library in &old.libraries {
                     self.by_library.remove(&library.id);
                 }
             }
         }
         for state in states {
-            let key = (state.package.namespace, state.package.name.clone());
             let id = state.package.id.clone();
-            if let Some(old) = self.by_id.get(&id) {
-                if old.package.name != state.package.name {
-                    self.by_name
-                        .remove(&(old.package.namespace, old.package.name.clone()));
+            if let Some(old) = self.by_id.get(&id).cloned() {
+                if old.package.name != state.package.name
+                    || old.package.namespace != state.package.namespace
+                {
+                    self.names_mut(old.package.namespace)
+                        .remove(&old.package.name);
                 }
                 for library in &old.libraries {
                     self.by_library.remove(&library.id);
@@ -105,7 +122,9 @@ impl Catalog {
             for library in &state.libraries {
                 self.by_library.insert(library.id.clone(), id.clone());
             }
-            self.by_name.insert(key, id.clone());
+            let name = state.package.name.clone();
+            self.names_mut(state.package.namespace)
+                .insert(name, id.clone());
             self.by_id.insert(id, Arc::new(state));
         }
         self.seq = self.seq.max(seq);

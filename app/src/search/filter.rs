@@ -6,16 +6,23 @@
 //! narrowed (a fifth of a `find` with an architecture). Segments never change (updates add new
 //! ones, merges replace them), so a segment's set is computed the first time a query needs it.
 //! A filter scores nothing: it narrows, it does not rank.
+//!
+//! A filter that most documents pass (`released for amd64` in a catalog of amd64 packages,
+//! `is a snap` in a snap store) is no help as a clause of the query: intersecting it with the
+//! text query only adds a seek per match. Such a filter is checked as each match is collected
+//! instead ([`Filtered`]); a selective one (charms among many snaps, `classic` confinement)
+//! stays a clause, where it leads the intersection.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::index::SegmentId;
 use tantivy::query::{
     BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
+use tantivy::{BitSet, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED, Term};
 
 /// Sets kept at most; past this (segments merged away, odd architecture names sent by
 /// clients) the cache starts again.
@@ -79,6 +86,79 @@ pub(crate) struct CachedFilter {
     pub cache: Arc<FilterCache>,
     pub field: Field,
     pub values: Vec<String>,
+}
+
+impl CachedFilter {
+    /// The share of the searcher's documents that pass.
+    pub fn share(&self, searcher: &tantivy::Searcher) -> tantivy::Result<f64> {
+        let (mut passed, mut all) = (0usize, 0usize);
+        for reader in searcher.segment_readers() {
+            passed += self.cache.set(reader, self.field, &self.values)?.len();
+            all += reader.max_doc() as usize;
+        }
+        Ok(if all == 0 {
+            1.0
+        } else {
+            passed as f64 / all as f64
+        })
+    }
+}
+
+/// A collector that passes `inner` only the matches every one of `filters` lets through.
+pub(crate) struct Filtered<C> {
+    pub inner: C,
+    pub filters: Vec<CachedFilter>,
+}
+
+impl<C: Collector> Collector for Filtered<C> {
+    type Fruit = C::Fruit;
+    type Child = FilteredSegment<C::Child>;
+
+    fn for_segment(
+        &self,
+        ordinal: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let sets = self
+            .filters
+            .iter()
+            .map(|f| f.cache.set(reader, f.field, &f.values))
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        Ok(FilteredSegment {
+            inner: self.inner.for_segment(ordinal, reader)?,
+            sets,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.inner.requires_scoring()
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<<Self::Child as SegmentCollector>::Fruit>,
+    ) -> tantivy::Result<Self::Fruit> {
+        self.inner.merge_fruits(fruits)
+    }
+}
+
+pub(crate) struct FilteredSegment<C> {
+    inner: C,
+    sets: Vec<Arc<BitSet>>,
+}
+
+impl<C: SegmentCollector> SegmentCollector for FilteredSegment<C> {
+    type Fruit = C::Fruit;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if self.sets.iter().all(|set| set.contains(doc)) {
+            self.inner.collect(doc, score);
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.inner.harvest()
+    }
 }
 
 impl Query for CachedFilter {

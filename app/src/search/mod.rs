@@ -52,10 +52,17 @@ pub use doc::SearchDoc;
 
 use crate::domain::Namespace;
 
+/// The side tables' maps: looked up for every candidate of every query, so hashed with
+/// foldhash (seeded per map) rather than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Documents retrieved by BM25 and re-ranked by name and popularity.
 pub const CANDIDATES: usize = 200;
 /// The deepest result a query may page to.
 pub const MAX_WINDOW: usize = 1000;
+/// A filter at least this share of the documents pass is checked as matches are collected
+/// rather than intersected with the query (see [`filter`]).
+const BROAD_FILTER: f64 = 0.5;
 
 /// Retrieval boosts per field.
 const W_NAME: f32 = 4.0;
@@ -178,25 +185,18 @@ struct DocInfo {
 }
 
 impl DocInfo {
-    fn has_term(&self, term: &str) -> bool {
-        self.terms.binary_search(&term_hash(term)).is_ok()
+    fn has_term(&self, hash: u32) -> bool {
+        self.terms.binary_search(&hash).is_ok()
     }
 
-    fn has_pair(&self, first: &str, second: &str) -> bool {
-        self.pairs.binary_search(&pair_hash(first, second)).is_ok()
+    fn has_pair(&self, hash: u32) -> bool {
+        self.pairs.binary_search(&hash).is_ok()
     }
 
     /// Whether a query word occurs in the document: as a word or stem anywhere, one or two
     /// typos away from a name or title word, or (`prefix`) starting one.
     fn matches(&self, word: &QueryWord, prefix: bool) -> bool {
-        if self.has_term(&word.word) || self.has_term(&word.stem) {
-            return true;
-        }
-        if word
-            .completions
-            .iter()
-            .any(|(w, stem)| self.has_term(w) || self.has_term(stem))
-        {
+        if word.hashes.iter().any(|h| self.has_term(*h)) {
             return true;
         }
         self.words.iter().any(|w| {
@@ -224,9 +224,23 @@ struct QueryWord {
     /// For a word no package uses as typed: every vocabulary word within its typo budget,
     /// with its stem, the correction first.
     near: Vec<(String, String)>,
+    /// The term hashes of the word, its stem and its completions (with theirs): what
+    /// re-ranking looks up in each candidate's term set.
+    hashes: Vec<u32>,
 }
 
 impl QueryWord {
+    fn with_hashes(mut self) -> QueryWord {
+        self.hashes = [&self.word, &self.stem]
+            .into_iter()
+            .chain(self.completions.iter().flat_map(|(w, stem)| [w, stem]))
+            .map(|t| term_hash(t))
+            .collect();
+        self.hashes.sort_unstable();
+        self.hashes.dedup();
+        self
+    }
+
     /// Used by some package exactly as typed (not corrected, not only the start of words).
     fn known_as_typed(&self) -> bool {
         self.known && !self.corrected && self.completions.is_empty()
@@ -268,8 +282,8 @@ pub fn split_camel_case(s: &str) -> String {
 
 #[derive(Default)]
 struct Side {
-    by_key: HashMap<u64, DocInfo>,
-    key_of: HashMap<String, u64>,
+    by_key: FastMap<u64, DocInfo>,
+    key_of: FastMap<String, u64>,
     next_key: u64,
 }
 
@@ -281,7 +295,7 @@ pub struct SearchIndex {
     f: Fields,
     side: RwLock<Side>,
     /// Download counts (or another popularity signal) by package id.
-    popularity: RwLock<HashMap<String, f64>>,
+    popularity: RwLock<FastMap<String, f64>>,
     filters: Arc<filter::FilterCache>,
 }
 
@@ -491,7 +505,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             f,
             side: RwLock::new(side),
-            popularity: RwLock::new(HashMap::new()),
+            popularity: RwLock::default(),
             filters: Arc::default(),
         })
     }
@@ -655,7 +669,7 @@ impl SearchIndex {
     /// Replaces the popularity signal (download counts by package id).
     pub fn set_popularity(&self, counts: HashMap<String, f64>) {
         if let Ok(mut p) = self.popularity.write() {
-            *p = counts;
+            *p = counts.into_iter().collect();
         }
     }
 
@@ -673,9 +687,33 @@ impl SearchIndex {
         analyse_with(&self.index, field, text)
     }
 
-    fn build_query(&self, q: &SearchQuery, words: &[QueryWord]) -> Box<dyn Query> {
+    /// The query, and the filters most documents pass (checked as matches are collected, see
+    /// [`filter`]).
+    fn build_query(
+        &self,
+        searcher: &tantivy::Searcher,
+        q: &SearchQuery,
+        words: &[QueryWord],
+    ) -> Result<(Box<dyn Query>, Vec<filter::CachedFilter>)> {
         let f = &self.f;
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut broad = Vec::new();
+        let mut filter = |field: Field, values: Vec<String>| -> Result<()> {
+            let filter = filter::CachedFilter {
+                cache: Arc::clone(&self.filters),
+                field,
+                values,
+            };
+            let share = filter.share(searcher)?;
+            if share >= 1.0 {
+                // Every document passes: nothing to check.
+            } else if share >= BROAD_FILTER {
+                broad.push(filter);
+            } else {
+                must.push((Occur::Must, Box::new(filter)));
+            }
+            Ok(())
+        };
         let term = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(
                 Term::from_field_text(field, value),
@@ -683,7 +721,16 @@ impl SearchIndex {
             ))
         };
         if let Some(ns) = q.namespace {
-            must.push((Occur::Must, term(f.namespace, ns.as_str())));
+            filter(f.namespace, vec![ns.as_str().to_string()])?;
+        }
+        if let Some(a) = &q.architecture {
+            filter(f.architecture, vec![a.clone(), "all".to_string()])?;
+        }
+        if !q.confinements.is_empty() {
+            let mut confinements = q.confinements.clone();
+            confinements.sort();
+            confinements.dedup();
+            filter(f.confinement, confinements)?;
         }
         if let Some(kind) = &q.kind {
             must.push((Occur::Must, term(f.kind, kind)));
@@ -691,27 +738,8 @@ impl SearchIndex {
         if let Some(c) = &q.category {
             must.push((Occur::Must, term(f.category, &lc(c))));
         }
-        let filter = |field: Field, values: Vec<String>| -> Box<dyn Query> {
-            Box::new(filter::CachedFilter {
-                cache: Arc::clone(&self.filters),
-                field,
-                values,
-            })
-        };
-        if let Some(a) = &q.architecture {
-            must.push((
-                Occur::Must,
-                filter(f.architecture, vec![a.clone(), "all".to_string()]),
-            ));
-        }
         if let Some(c) = &q.channel {
             must.push((Occur::Must, term(f.channel, c)));
-        }
-        if !q.confinements.is_empty() {
-            let mut confinements = q.confinements.clone();
-            confinements.sort();
-            confinements.dedup();
-            must.push((Occur::Must, filter(f.confinement, confinements)));
         }
         if let Some(p) = &q.publisher {
             must.push((Occur::Must, term(f.publisher_raw, &lc(p))));
@@ -730,11 +758,12 @@ impl SearchIndex {
         if !text.is_empty() {
             must.push((Occur::Must, self.text_query(text, words)));
         }
-        if must.is_empty() {
+        let query: Box<dyn Query> = if must.is_empty() {
             Box::new(AllQuery)
         } else {
             Box::new(BooleanQuery::new(must))
-        }
+        };
+        Ok((query, broad))
     }
 
     /// Whether a word occurs in any document's text (as itself in names, as its stem
@@ -784,6 +813,7 @@ impl SearchIndex {
                     corrected: false,
                     completions: Vec::new(),
                     near: Vec::new(),
+                    hashes: Vec::new(),
                 };
                 if qw.known {
                     return qw;
@@ -817,6 +847,7 @@ impl SearchIndex {
                 }
                 qw
             })
+            .map(QueryWord::with_hashes)
             .collect()
     }
 
@@ -1048,7 +1079,7 @@ impl SearchIndex {
         }
         let searcher = self.reader.searcher();
         let words = self.query_words(&searcher, q.text.trim());
-        let query = self.build_query(q, &words);
+        let (query, broad) = self.build_query(&searcher, q, &words)?;
         let text = q.text.trim();
         let depth = if text.is_empty() {
             // No text: every match ties; popularity decides, so look at all of them up to the
@@ -1059,7 +1090,10 @@ impl SearchIndex {
         };
         let (top, total) = searcher.search(
             &query,
-            &(TopDocs::with_limit(depth).order_by_score(), Count),
+            &filter::Filtered {
+                inner: (TopDocs::with_limit(depth).order_by_score(), Count),
+                filters: broad,
+            },
         )?;
         let side = self
             .side
@@ -1070,7 +1104,8 @@ impl SearchIndex {
             .read()
             .map_err(|e| SearchError::Poisoned(e.to_string()))?;
         let mut columns: HashMap<u32, tantivy::columnar::Column<u64>> = HashMap::new();
-        let mut candidates: Vec<(&DocInfo, f32)> = Vec::with_capacity(top.len());
+        let pop_of = |id: &str| popularity.get(id).copied().unwrap_or(0.0).max(0.0);
+        let mut candidates: Vec<(&DocInfo, f32, f64)> = Vec::with_capacity(top.len());
         for (score, address) in top {
             let column = match columns.entry(address.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -1085,18 +1120,14 @@ impl SearchIndex {
                 continue;
             };
             if let Some(info) = side.by_key.get(&key) {
-                candidates.push((info, score));
+                candidates.push((info, score, pop_of(&info.id)));
             }
         }
         let max_score = candidates
             .iter()
             .map(|c| c.1)
             .fold(f32::MIN_POSITIVE, f32::max);
-        let pop_of = |id: &str| popularity.get(id).copied().unwrap_or(0.0).max(0.0);
-        let max_pop = candidates
-            .iter()
-            .map(|c| pop_of(&c.0.id))
-            .fold(0.0f64, f64::max);
+        let max_pop = candidates.iter().map(|c| c.2).fold(0.0f64, f64::max);
         let query_name = canonical_name(text);
         let query_lc = lc(text);
         let query_len = query_name.chars().count();
@@ -1124,19 +1155,20 @@ impl SearchIndex {
             matched / known_weight
         };
         // Of its adjacent word pairs, the share a candidate has side by side (a phrase).
+        let pairs: Vec<u32> = words
+            .windows(2)
+            .map(|p| pair_hash(&p[0].stem, &p[1].stem))
+            .collect();
         let together = |info: &DocInfo| -> f32 {
-            if words.len() < 2 {
+            if pairs.is_empty() {
                 return 0.0;
             }
-            let found = words
-                .windows(2)
-                .filter(|p| info.has_pair(&p[0].stem, &p[1].stem))
-                .count();
-            found as f32 / (words.len() - 1) as f32
+            let found = pairs.iter().filter(|h| info.has_pair(**h)).count();
+            found as f32 / pairs.len() as f32
         };
         let mut ranked: Vec<(f32, &DocInfo)> = candidates
             .into_iter()
-            .map(|(info, score)| {
+            .map(|(info, score, pop)| {
                 let mut s = if text.is_empty() {
                     0.0
                 } else {
@@ -1167,7 +1199,6 @@ impl SearchIndex {
                         s += B_TITLE_EXACT;
                     }
                 }
-                let pop = pop_of(&info.id);
                 let prior = if max_pop > 0.0 {
                     ((1.0 + pop).ln() / (1.0 + max_pop).ln()) as f32
                 } else {

@@ -407,3 +407,48 @@ fn cached_filters_follow_new_segments_and_only_narrow() {
     index.apply(vec![("21".into(), None)]).unwrap();
     assert!(!found(Some("s390x"), None).contains(&"video-mainframe".to_string()));
 }
+
+#[test]
+fn broad_and_selective_filters_narrow_alike_totals_included() {
+    // Eight of ten packages are for amd64: that filter is checked as matches are collected;
+    // the arm64 one (two of ten) is a clause of the query. Both must give exactly the
+    // packages that pass, and count them.
+    let docs: Vec<SearchDoc> = (0..10)
+        .map(|i| {
+            let mut d = doc(
+                &format!("{i}"),
+                &format!("video-{i}"),
+                "",
+                "A video tool",
+                "",
+            );
+            if i >= 8 {
+                d.architectures = vec!["arm64".into()];
+            }
+            d
+        })
+        .collect();
+    let index = SearchIndex::build(docs).unwrap();
+    let run = |arch: Option<&str>| {
+        let results = index
+            .search(&SearchQuery {
+                architecture: arch.map(str::to_string),
+                limit: 20,
+                ..text("video")
+            })
+            .unwrap();
+        let mut names: Vec<String> = results.hits.iter().map(|h| h.name.to_string()).collect();
+        names.sort();
+        (names, results.total)
+    };
+    let (all, total) = run(None);
+    assert_eq!(total, 10);
+    let (amd64, amd64_total) = run(Some("amd64"));
+    let (arm64, arm64_total) = run(Some("arm64"));
+    assert_eq!((amd64.len(), amd64_total), (8, 8), "{amd64:?}");
+    assert_eq!(arm64, vec!["video-8", "video-9"]);
+    assert_eq!(arm64_total, 2);
+    let mut both = [amd64, arm64].concat();
+    both.sort();
+    assert_eq!(both, all);
+}
