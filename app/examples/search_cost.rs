@@ -82,7 +82,9 @@ fn main() -> Result<(), String> {
     );
     let mut slowest: Vec<(Duration, &String)> = slowest.into_iter().zip(&queries).collect();
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
-    println!("slowest (µs, worst of the rounds):");
+    if show > 0 {
+        println!("slowest (µs, worst of the rounds):");
+    }
     for (took, q) in slowest.iter().take(show) {
         println!("  {:>6.0}  {q}", took.as_secs_f64() * 1e6);
     }

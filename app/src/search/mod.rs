@@ -936,6 +936,18 @@ impl SearchIndex {
     /// what its typo clauses look up (one walk of the vocabulary serves both: every name and
     /// title word is in it).
     fn near(&self, searcher: &tantivy::Searcher, word: &str, typos: u8) -> Vec<String> {
+        // Most misspellings are one typo away, and a walk allowing one explores a small part
+        // of the vocabulary: the two-typo walk is for words with no one-typo neighbour.
+        if typos > 1 {
+            let near = self.near_within(searcher, word, 1);
+            if !near.is_empty() {
+                return near;
+            }
+        }
+        self.near_within(searcher, word, typos)
+    }
+
+    fn near_within(&self, searcher: &tantivy::Searcher, word: &str, typos: u8) -> Vec<String> {
         let Ok(automaton) =
             FuzzyTermQuery::new(Term::from_field_text(self.f.words, word), typos, true).automaton()
         else {

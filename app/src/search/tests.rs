@@ -452,3 +452,11 @@ fn broad_and_selective_filters_narrow_alike_totals_included() {
     both.sort();
     assert_eq!(both, all);
 }
+
+#[test]
+fn a_word_two_typos_away_is_found_when_none_is_one_away() {
+    // The vocabulary is walked for one-typo neighbours first; with none, for two.
+    let index = SearchIndex::build(catalog()).unwrap();
+    assert_eq!(names(&index, text("thundrebrid"))[0], "thunderbird");
+    assert_eq!(names(&index, text("inkscpae"))[0], "inkscape");
+}
