@@ -844,6 +844,11 @@ async fn malformed_requests_are_refused(backend: Backend) {
         .await;
     assert!(status.is_client_error(), "{status}");
     assert_eq!(error_code(&response), "invalid-json");
+    // The message says where in the body the bad value is.
+    let message = response["error-list"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("actions[0]"), "{response}");
 
     let request = Request::builder()
         .method(Method::POST)
