@@ -28,12 +28,14 @@ use tantivy::{BitSet, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMI
 /// clients) the cache starts again.
 const MAX_SETS: usize = 256;
 
-type Key = (SegmentId, Field, Vec<String>);
+/// A segment's sets for one field, by the values they pass: looked up by segment and field,
+/// then by comparing values, so that a look-up builds no key.
+type Sets = HashMap<(SegmentId, Field), Vec<(Box<[String]>, Arc<BitSet>)>>;
 
 /// The bit sets of the filters queries have used, per segment.
 #[derive(Default)]
 pub(crate) struct FilterCache {
-    sets: Mutex<HashMap<Key, Arc<BitSet>>>,
+    sets: Mutex<(Sets, usize)>,
 }
 
 impl std::fmt::Debug for FilterCache {
@@ -50,9 +52,15 @@ impl FilterCache {
         field: Field,
         values: &[String],
     ) -> tantivy::Result<Arc<BitSet>> {
-        let key = (reader.segment_id(), field, values.to_vec());
-        if let Some(set) = self.lock().get(&key) {
-            return Ok(Arc::clone(set));
+        let key = (reader.segment_id(), field);
+        let cached = |sets: &Sets| {
+            sets.get(&key)?
+                .iter()
+                .find(|(passing, _)| **passing == *values)
+                .map(|(_, set)| Arc::clone(set))
+        };
+        if let Some(set) = cached(&self.lock().0) {
+            return Ok(set);
         }
         let mut set = BitSet::with_max_value(reader.max_doc());
         let inverted = reader.inverted_index(field)?;
@@ -67,15 +75,24 @@ impl FilterCache {
             }
         }
         let set = Arc::new(set);
-        let mut sets = self.lock();
-        if sets.len() >= MAX_SETS {
-            sets.clear();
+        let mut guard = self.lock();
+        let (sets, count) = &mut *guard;
+        // Two queries racing both compute the set; the first one kept stays.
+        if let Some(kept) = cached(sets) {
+            return Ok(kept);
         }
-        sets.insert(key, Arc::clone(&set));
+        if *count >= MAX_SETS {
+            sets.clear();
+            *count = 0;
+        }
+        sets.entry(key)
+            .or_default()
+            .push((values.into(), Arc::clone(&set)));
+        *count += 1;
         Ok(set)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<BitSet>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Sets, usize)> {
         self.sets.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
