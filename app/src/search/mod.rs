@@ -221,8 +221,8 @@ struct QueryWord {
     /// For a last word that only starts vocabulary words (search-as-you-type): the most used
     /// of those words, with their stems.
     completions: Vec<(String, String)>,
-    /// For a word no package uses as typed: every vocabulary word within its typo budget,
-    /// with its stem, the correction first.
+    /// For a word no package uses as typed: the vocabulary words one typo away or, when there
+    /// are none, every one within its typo budget, with their stems, the correction first.
     near: Vec<(String, String)>,
     /// The term hashes of the word, its stem and its completions (with theirs): what
     /// re-ranking looks up in each candidate's term set.
@@ -931,10 +931,10 @@ impl SearchIndex {
             .collect()
     }
 
-    /// The vocabulary words within `typos` of `word`: fewest typos first, then the ones most
-    /// documents use, then alphabetical. The first is the word's correction; all of them are
-    /// what its typo clauses look up (one walk of the vocabulary serves both: every name and
-    /// title word is in it).
+    /// The vocabulary words one typo from `word` or, when there are none, within `typos` of
+    /// it, ordered as [`Self::near_within`] orders them. The first is the word's correction;
+    /// all of them are what its typo clauses look up (one walk of the vocabulary serves both:
+    /// every name and title word is in it).
     fn near(&self, searcher: &tantivy::Searcher, word: &str, typos: u8) -> Vec<String> {
         // Most misspellings are one typo away, and a walk allowing one explores a small part
         // of the vocabulary: the two-typo walk is for words with no one-typo neighbour.
@@ -947,6 +947,8 @@ impl SearchIndex {
         self.near_within(searcher, word, typos)
     }
 
+    /// The vocabulary words within `typos` of `word`: fewest typos first, then the ones most
+    /// documents use, then alphabetical.
     fn near_within(&self, searcher: &tantivy::Searcher, word: &str, typos: u8) -> Vec<String> {
         let Ok(automaton) =
             FuzzyTermQuery::new(Term::from_field_text(self.f.words, word), typos, true).automaton()
