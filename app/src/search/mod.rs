@@ -35,6 +35,7 @@ mod filter;
 pub mod snippet;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::collector::{Count, TopDocs};
@@ -182,9 +183,22 @@ struct DocInfo {
     /// Hashes of adjacent stem pairs in the name, title, keywords, categories, summary and the
     /// start of the description, sorted: whether words of the query occur together.
     pairs: Box<[u32]>,
+    /// The package's popularity (an `f64`'s bits, never negative): kept here, beside what
+    /// re-ranking reads anyway, rather than looked up by id for every candidate of every
+    /// query. [`SearchIndex::set_popularity`] updates it in place.
+    popularity: AtomicU64,
 }
 
 impl DocInfo {
+    fn popularity(&self) -> f64 {
+        f64::from_bits(self.popularity.load(Ordering::Relaxed))
+    }
+
+    fn set_popularity(&self, popularity: f64) {
+        self.popularity
+            .store(popularity.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+
     fn has_term(&self, hash: u32) -> bool {
         self.terms.binary_search(&hash).is_ok()
     }
@@ -570,6 +584,7 @@ impl SearchIndex {
             words: words.into_boxed_slice(),
             terms: terms.into_boxed_slice(),
             pairs: pairs.into_boxed_slice(),
+            popularity: AtomicU64::new(0.0f64.to_bits()),
         };
         let mut d = tantivy::TantivyDocument::default();
         d.add_text(f.id, &doc.id);
@@ -635,18 +650,24 @@ impl SearchIndex {
                 .side
                 .write()
                 .map_err(|e| SearchError::Poisoned(e.to_string()))?;
+            let popularity = self
+                .popularity
+                .read()
+                .map_err(|e| SearchError::Poisoned(e.to_string()))?;
             for (id, doc) in &updates {
                 writer.delete_term(Term::from_field_text(self.f.id, id));
                 if let Some(key) = side.key_of.remove(id) {
                     stale.push(key);
                 }
                 if let Some(doc) = doc {
-                    let d = Self::file(
-                        &self.f,
-                        &mut side,
-                        Self::prepare(&mut analyzers, &self.f, doc),
-                    );
-                    fresh.push(d);
+                    let prepared = Self::prepare(&mut analyzers, &self.f, doc);
+                    // Read while the side table is locked for writing: `set_popularity`
+                    // updates the documents after replacing the map, so a document filed
+                    // here sees either the new map or that update.
+                    prepared
+                        .0
+                        .set_popularity(popularity.get(id).copied().unwrap_or(0.0));
+                    fresh.push(Self::file(&self.f, &mut side, prepared));
                 }
             }
             // The new documents' keys are known before they become visible.
@@ -668,8 +689,21 @@ impl SearchIndex {
 
     /// Replaces the popularity signal (download counts by package id).
     pub fn set_popularity(&self, counts: HashMap<String, f64>) {
+        let counts: FastMap<String, f64> = counts.into_iter().collect();
+        // The map first (documents filed from now on read it), then the documents already
+        // filed, from the map as it is then (a later call may have replaced it meanwhile).
+        // Both this and `apply` take the side table's lock before the map's.
         if let Ok(mut p) = self.popularity.write() {
-            *p = counts.into_iter().collect();
+            *p = counts;
+        }
+        let Ok(side) = self.side.read() else {
+            return;
+        };
+        let Ok(popularity) = self.popularity.read() else {
+            return;
+        };
+        for info in side.by_key.values() {
+            info.set_popularity(popularity.get(&*info.id).copied().unwrap_or(0.0));
         }
     }
 
@@ -1113,12 +1147,7 @@ impl SearchIndex {
             .side
             .read()
             .map_err(|e| SearchError::Poisoned(e.to_string()))?;
-        let popularity = self
-            .popularity
-            .read()
-            .map_err(|e| SearchError::Poisoned(e.to_string()))?;
         let mut columns: HashMap<u32, tantivy::columnar::Column<u64>> = HashMap::new();
-        let pop_of = |id: &str| popularity.get(id).copied().unwrap_or(0.0).max(0.0);
         let mut candidates: Vec<(&DocInfo, f32, f64)> = Vec::with_capacity(top.len());
         for (score, address) in top {
             let column = match columns.entry(address.segment_ord) {
@@ -1134,7 +1163,7 @@ impl SearchIndex {
                 continue;
             };
             if let Some(info) = side.by_key.get(&key) {
-                candidates.push((info, score, pop_of(&info.id)));
+                candidates.push((info, score, info.popularity()));
             }
         }
         let max_score = candidates

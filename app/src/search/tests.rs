@@ -207,6 +207,29 @@ fn popularity_breaks_near_ties() {
     assert_eq!(names(&index, text("music player"))[0], "gamma-player");
     // With no text, the most popular comes first.
     assert_eq!(names(&index, SearchQuery::default())[0], "gamma-player");
+    // A package filed again (a new release) keeps its popularity, and one added later gets its
+    // own from the signal already set.
+    index
+        .apply(vec![
+            (
+                "c".into(),
+                Some(doc("c", "gamma-player", "", "A music player", "")),
+            ),
+            (
+                "d".into(),
+                Some(doc("d", "delta-player", "", "A music player", "")),
+            ),
+        ])
+        .unwrap();
+    assert_eq!(names(&index, text("music player"))[0], "gamma-player");
+    index.set_popularity([("c".to_string(), 10.0), ("d".to_string(), 5000.0)].into());
+    assert_eq!(
+        names(&index, text("music player"))[..2],
+        ["delta-player", "gamma-player"]
+    );
+    // A package the new signal leaves out counts as never downloaded.
+    index.set_popularity([("a".to_string(), 3.0)].into());
+    assert_eq!(names(&index, text("music player"))[0], "alpha-player");
 }
 
 #[test]
