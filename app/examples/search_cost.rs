@@ -39,7 +39,13 @@ fn main() -> Result<(), String> {
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)
         .collect();
+    let building = Instant::now();
     let index = index_catalog(&records).map_err(|e| e.to_string())?;
+    println!(
+        "index of {} packages built in {} ms",
+        records.len(),
+        building.elapsed().as_millis()
+    );
     // The index merges its build segments in the background; then a warm-up round.
     std::thread::sleep(Duration::from_secs(3));
     let run = |text: &str| {

@@ -46,7 +46,11 @@ pub async fn catch_up(store: &dyn Store, handle: &CatalogHandle) -> Result<usize
             tracing::error!(%err, "search index update failed");
         }
         let mut next = (*handle.snapshot()).clone();
-        next.apply(last, states, &removed);
+        next.apply(
+            last,
+            states.into_iter().map(std::sync::Arc::new).collect(),
+            &removed,
+        );
         handle.publish(next);
         applied += changes.len();
         if (changes.len() as i64) < BATCH {

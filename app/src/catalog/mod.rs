@@ -89,14 +89,14 @@ impl Catalog {
     }
 
     /// Builds a snapshot from whole states, e.g. at start.
-    pub fn from_states(seq: Seq, states: Vec<PackageState>) -> Catalog {
+    pub fn from_states(seq: Seq, states: Vec<Arc<PackageState>>) -> Catalog {
         let mut catalog = Catalog::default();
         catalog.apply(seq, states, &[]);
         catalog
     }
 
     /// Replaces (or adds) the given package states, drops `removed` ids, and moves to `seq`.
-    pub fn apply(&mut self, seq: Seq, states: Vec<PackageState>, removed: &[String]) {
+    pub fn apply(&mut self, seq: Seq, states: Vec<Arc<PackageState>>, removed: &[String]) {
         for id in removed {
             if let Some(old) = self.by_id.remove(id) {
                 self.names_mut(old.package.namespace)
@@ -125,7 +125,7 @@ impl Catalog {
             let name = state.package.name.clone();
             self.names_mut(state.package.namespace)
                 .insert(name, id.clone());
-            self.by_id.insert(id, Arc::new(state));
+            self.by_id.insert(id, state);
         }
         self.seq = self.seq.max(seq);
     }
@@ -172,16 +172,24 @@ impl CatalogHandle {
     }
 
     /// Loads the whole catalog from the store (cold start). The search index is built on a
-    /// thread of its own while the snapshot's maps are filled.
+    /// thread of its own, reading each package's search document as it goes, while the
+    /// snapshot's maps are filled.
     pub async fn load(store: &dyn Store) -> crate::store::Result<CatalogHandle> {
         // Read the head first: anything committed after it is applied again by the follower.
         let seq = store.head_seq().await?;
         let started = std::time::Instant::now();
-        let states = store.load_all().await?;
+        let states: Vec<Arc<PackageState>> =
+            store.load_all().await?.into_iter().map(Arc::new).collect();
         let loaded = started.elapsed();
-        let docs = search_docs(states.iter());
-        let documented = started.elapsed();
-        let indexer = tokio::task::spawn_blocking(move || crate::search::SearchIndex::build(docs));
+        let indexed = states.clone();
+        let indexer = tokio::task::spawn_blocking(move || {
+            let now = chrono::Utc::now().timestamp();
+            crate::search::SearchIndex::build(
+                indexed
+                    .iter()
+                    .filter_map(|s| crate::search::SearchDoc::from_state(s, now)),
+            )
+        });
         let catalog = Catalog::from_states(seq, states);
         let filled = started.elapsed();
         let search = indexer
@@ -190,9 +198,8 @@ impl CatalogHandle {
             .expect("an in-memory search index builds");
         tracing::debug!(
             load_ms = loaded.as_millis() as u64,
-            documents_ms = (documented - loaded).as_millis() as u64,
-            catalog_ms = (filled - documented).as_millis() as u64,
-            index_ms = (started.elapsed() - documented).as_millis() as u64,
+            catalog_ms = (filled - loaded).as_millis() as u64,
+            index_ms = (started.elapsed() - loaded).as_millis() as u64,
             "catalog read and search index built"
         );
         Ok(CatalogHandle::with_search(catalog, search))

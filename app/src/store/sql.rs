@@ -3,6 +3,8 @@
 //! instantiates them for each backend's pool and transaction types. Where the dialects differ
 //! (notifications, connection set-up) the backend module supplies the difference.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rand::RngExt;
 
@@ -424,8 +426,43 @@ pub(crate) struct LoadedRows {
     pub library_versions: Vec<LibraryVersionRow>,
 }
 
+/// Rows grouped by the package (or library) they belong to, each group in a vector of its
+/// exact size: a catalog read holds every revision of every package for as long as the
+/// process runs, and a vector grown by pushing keeps room for four.
+struct Grouped<T> {
+    groups: Vec<Vec<T>>,
+}
+
+impl<T> Grouped<T> {
+    /// Groups `rows` by `key` into the positions `index` gives keys (rows of keys it does not
+    /// know, e.g. of a package deleted meanwhile, are left out), converting each.
+    fn new<R>(
+        index: &HashMap<&str, usize, foldhash::fast::RandomState>,
+        rows: Vec<R>,
+        key: impl Fn(&R) -> &str,
+        mut convert: impl FnMut(R) -> Result<T>,
+    ) -> Result<Grouped<T>> {
+        let mut counts = vec![0usize; index.len()];
+        for row in &rows {
+            if let Some(&i) = index.get(key(row)) {
+                counts[i] += 1;
+            }
+        }
+        let mut groups: Vec<Vec<T>> = counts.into_iter().map(Vec::with_capacity).collect();
+        for row in rows {
+            if let Some(&i) = index.get(key(&row)) {
+                groups[i].push(convert(row)?);
+            }
+        }
+        Ok(Grouped { groups })
+    }
+
+    fn take(&mut self, i: usize) -> Vec<T> {
+        std::mem::take(&mut self.groups[i])
+    }
+}
+
 pub(crate) fn assemble(rows: LoadedRows) -> Result<Vec<PackageState>> {
-    use std::collections::HashMap;
     let LoadedRows {
         packages,
         tracks,
@@ -436,91 +473,78 @@ pub(crate) fn assemble(rows: LoadedRows) -> Result<Vec<PackageState>> {
         libraries,
         library_versions,
     } = rows;
-    let mut tracks_by: HashMap<String, Vec<Track>> = HashMap::new();
-    for t in tracks {
-        tracks_by
-            .entry(t.package_id.clone())
-            .or_default()
-            .push(t.into_track());
-    }
-    let mut revisions_by: HashMap<String, Vec<Revision>> = HashMap::new();
-    for r in revisions {
-        revisions_by
-            .entry(r.package_id.clone())
-            .or_default()
-            .push(r.into_revision()?);
-    }
-    let mut releases_by: HashMap<String, Vec<Release>> = HashMap::new();
-    for r in releases {
-        releases_by
-            .entry(r.package_id.clone())
-            .or_default()
-            .push(r.into_release()?);
-    }
-    let mut resources_by: HashMap<String, ResourceState> = HashMap::new();
-    for r in resources {
-        resources_by
-            .entry(r.package_id.clone())
-            .or_default()
-            .revisions
-            .push(r.into_resource()?);
-    }
-    for r in released_resources {
-        resources_by
-            .entry(r.package_id.clone())
-            .or_default()
-            .released
-            .push(r.into_released()?);
-    }
-    let mut versions_by: HashMap<String, Vec<LibraryVersion>> = HashMap::new();
-    for v in library_versions {
-        versions_by
-            .entry(v.library_id.clone())
-            .or_default()
-            .push(v.into_version()?);
-    }
-    let mut libraries_by: HashMap<String, Vec<CharmLibrary>> = HashMap::new();
-    for l in libraries {
-        let mut versions = versions_by.remove(&l.id).unwrap_or_default();
-        versions.sort_by_key(|v| (v.api, v.patch));
-        libraries_by
-            .entry(l.package_id)
-            .or_default()
-            .push(CharmLibrary {
+    let ids: Vec<String> = packages.iter().map(|p| p.id.clone()).collect();
+    let index: HashMap<&str, usize, foldhash::fast::RandomState> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut tracks = Grouped::new(&index, tracks, |t| &t.package_id, |t| Ok(t.into_track()))?;
+    let mut revisions = Grouped::new(&index, revisions, |r| &r.package_id, |r| r.into_revision())?;
+    let mut releases = Grouped::new(&index, releases, |r| &r.package_id, |r| r.into_release())?;
+    let mut resources = Grouped::new(&index, resources, |r| &r.package_id, |r| r.into_resource())?;
+    let mut released_resources = Grouped::new(
+        &index,
+        released_resources,
+        |r| &r.package_id,
+        |r| r.into_released(),
+    )?;
+    let library_ids: Vec<String> = libraries.iter().map(|l| l.id.clone()).collect();
+    let library_index: HashMap<&str, usize, foldhash::fast::RandomState> = library_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut versions = Grouped::new(
+        &library_index,
+        library_versions,
+        |v| &v.library_id,
+        |v| v.into_version(),
+    )?;
+    let mut libraries = Grouped::new(
+        &index,
+        libraries.into_iter().enumerate().collect(),
+        |(_, l)| &l.package_id,
+        |(i, l)| {
+            let mut versions = versions.take(i);
+            versions.sort_by_key(|v| (v.api, v.patch));
+            Ok(CharmLibrary {
                 id: l.id,
                 name: l.name,
                 created_at: l.created_at,
                 created_by: l.created_by,
                 versions,
-            });
-    }
-    packages
-        .into_iter()
-        .map(|p| {
-            let id = p.id.clone();
-            let mut tracks = tracks_by.remove(&id).unwrap_or_default();
-            tracks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
-            let mut revisions = revisions_by.remove(&id).unwrap_or_default();
-            revisions.sort_by_key(|r| r.revision);
-            let mut releases = releases_by.remove(&id).unwrap_or_default();
-            // Most recent first: when several entries could serve a platform, the newest wins.
-            releases.sort_by_key(|r| std::cmp::Reverse(r.released_at));
-            let mut resources = resources_by.remove(&id).unwrap_or_default();
-            resources
-                .revisions
-                .sort_by(|a, b| (&a.name, a.revision).cmp(&(&b.name, b.revision)));
-            let mut libraries = libraries_by.remove(&id).unwrap_or_default();
-            libraries.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(PackageState {
-                package: p.into_package(tracks)?,
-                revisions,
-                releases,
-                resources,
-                libraries,
-                rendered: Default::default(),
             })
-        })
-        .collect()
+        },
+    )?;
+    let mut states = Vec::with_capacity(packages.len());
+    for (i, p) in packages.into_iter().enumerate() {
+        let mut tracks = tracks.take(i);
+        tracks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
+        let mut revisions = revisions.take(i);
+        revisions.sort_by_key(|r| r.revision);
+        let mut releases = releases.take(i);
+        // Most recent first: when several entries could serve a platform, the newest wins.
+        releases.sort_by_key(|r| std::cmp::Reverse(r.released_at));
+        let mut resources = ResourceState {
+            revisions: resources.take(i),
+            released: released_resources.take(i),
+        };
+        resources
+            .revisions
+            .sort_by(|a, b| (&a.name, a.revision).cmp(&(&b.name, b.revision)));
+        let mut libraries = libraries.take(i);
+        libraries.sort_by(|a, b| a.name.cmp(&b.name));
+        states.push(PackageState {
+            package: p.into_package(tracks)?,
+            revisions,
+            releases,
+            resources,
+            libraries,
+            rendered: Default::default(),
+        });
+    }
+    Ok(states)
 }
 
 /// Implements [`super::Store`] for a backend struct with fields `read: Pool<DB>` (reads) and
