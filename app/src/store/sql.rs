@@ -462,6 +462,17 @@ impl<T> Grouped<T> {
     }
 }
 
+/// Each id's position in `ids`.
+fn positions<'a>(
+    ids: impl ExactSizeIterator<Item = &'a str>,
+) -> HashMap<&'a str, usize, foldhash::fast::RandomState> {
+    let mut index = HashMap::with_capacity_and_hasher(ids.len(), Default::default());
+    for (i, id) in ids.enumerate() {
+        index.insert(id, i);
+    }
+    index
+}
+
 pub(crate) fn assemble(rows: LoadedRows) -> Result<Vec<PackageState>> {
     let LoadedRows {
         packages,
@@ -473,12 +484,9 @@ pub(crate) fn assemble(rows: LoadedRows) -> Result<Vec<PackageState>> {
         libraries,
         library_versions,
     } = rows;
-    let ids: Vec<String> = packages.iter().map(|p| p.id.clone()).collect();
-    let index: HashMap<&str, usize, foldhash::fast::RandomState> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
+    // Rows are grouped (and converted) before the packages and libraries they point at are
+    // consumed, so the indexes borrow their ids.
+    let index = positions(packages.iter().map(|p| p.id.as_str()));
     let mut tracks = Grouped::new(&index, tracks, |t| &t.package_id, |t| Ok(t.into_track()))?;
     let mut revisions = Grouped::new(&index, revisions, |r| &r.package_id, |r| r.into_revision())?;
     let mut releases = Grouped::new(&index, releases, |r| &r.package_id, |r| r.into_release())?;
@@ -489,12 +497,7 @@ pub(crate) fn assemble(rows: LoadedRows) -> Result<Vec<PackageState>> {
         |r| &r.package_id,
         |r| r.into_released(),
     )?;
-    let library_ids: Vec<String> = libraries.iter().map(|l| l.id.clone()).collect();
-    let library_index: HashMap<&str, usize, foldhash::fast::RandomState> = library_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
+    let library_index = positions(libraries.iter().map(|l| l.id.as_str()));
     let mut versions = Grouped::new(
         &library_index,
         library_versions,
