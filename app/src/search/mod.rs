@@ -554,8 +554,7 @@ impl SearchIndex {
         }
         // The term set holds stems only: a query word is looked up as itself and as its stem,
         // and a word of the document always has its stem there, so the words as written would
-        // add no match (and reading every text twice more to find them was a sixth of an
-        // index build).
+        // add no match (and reading every text once more to find them cost a start time).
         let categories = doc.categories.iter().map(|c| split_camel_case(c));
         let texts = [&doc.name, &doc.title, &doc.summary, &doc.description]
             .into_iter()
