@@ -131,14 +131,13 @@ impl Catalog {
     }
 }
 
-/// The search documents of the findable ones among `states`, as of now.
+/// The search documents of the findable ones among `states`, as of now, made as the index
+/// builder asks for them.
 fn search_docs<'a>(
     states: impl Iterator<Item = &'a PackageState>,
-) -> Vec<crate::search::SearchDoc> {
+) -> impl Iterator<Item = crate::search::SearchDoc> {
     let now = chrono::Utc::now().timestamp();
-    states
-        .filter_map(|s| crate::search::SearchDoc::from_state(s, now))
-        .collect()
+    states.filter_map(move |s| crate::search::SearchDoc::from_state(s, now))
 }
 
 /// Shared access to the current snapshot.
@@ -183,12 +182,7 @@ impl CatalogHandle {
         let loaded = started.elapsed();
         let indexed = states.clone();
         let indexer = tokio::task::spawn_blocking(move || {
-            let now = chrono::Utc::now().timestamp();
-            crate::search::SearchIndex::build(
-                indexed
-                    .iter()
-                    .filter_map(|s| crate::search::SearchDoc::from_state(s, now)),
-            )
+            crate::search::SearchIndex::build(search_docs(indexed.iter().map(|s| &**s)))
         });
         let catalog = Catalog::from_states(seq, states);
         let filled = started.elapsed();
