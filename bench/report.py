@@ -127,8 +127,13 @@ def main():
     raw = args.raw
     levels = [int(c) for c in args.connections.split()]
 
-    cold = [float(open(os.path.join(raw, f"cold-start-{i}.txt")).read()) for i in (1, 2, 3)]
-    rss = [int(open(os.path.join(raw, f"rss-kib-{i}.txt")).read()) for i in (1, 2, 3)]
+    def runs(kind, name):
+        return [kind(open(os.path.join(raw, name.format(i))).read()) for i in (1, 2, 3)]
+
+    cold = runs(float, "cold-start-{}.txt")
+    rss = runs(int, "rss-kib-cold-start-{}.txt")
+    warm = runs(float, "cold-start-checkpoint-{}.txt")
+    warm_rss = runs(int, "rss-kib-cold-start-checkpoint-{}.txt")
     results = {
         "environment": environment(args),
         "mix": json.load(open(args.mix)),
@@ -136,10 +141,17 @@ def main():
             "sqlite": parse_import(os.path.join(raw, "import-sqlite.txt")),
             "postgres": parse_import(os.path.join(raw, "import-postgres.txt")),
         },
+        # Starts that build the search index (no checkpoint: a first start, or the first
+        # after an upgrade) and starts that read the checkpoint an earlier one wrote.
         "cold_start": {
             "runs_s": cold,
             "median_s": statistics.median(cold),
             "rss_mib": round(statistics.median(rss) / 1024),
+        },
+        "cold_start_from_checkpoint": {
+            "runs_s": warm,
+            "median_s": statistics.median(warm),
+            "rss_mib": round(statistics.median(warm_rss) / 1024),
         },
         "visibility": json.load(open(os.path.join(raw, "visibility.json"))),
         "http": {},
@@ -195,7 +207,12 @@ def main():
             f"{f['of_pg_fts']}x ({f['rps']:,} vs {h[str(c)]['pg-fts']['rps']:,} req/s)",
             f["of_pg_fts"] >= 10,
         )
-    target("cold start, 63,666 packages", "< 3 s", f"{results['cold_start']['median_s']:.2f} s (median of 3)", results["cold_start"]["median_s"] < 3)
+    for key, label in (
+        ("cold_start_from_checkpoint", "cold start, 63,666 packages, index from its checkpoint"),
+        ("cold_start", "cold start, 63,666 packages, index built (first start)"),
+    ):
+        median = results[key]["median_s"]
+        target(label, "< 3 s", f"{median:.2f} s (median of 3)", median < 3)
     vis = results["visibility"]["after_commit"]
     target(
         "release on one process visible on another (PostgreSQL)",
@@ -262,8 +279,13 @@ def main():
         "",
         f"* Import into SQLite: {imp['packages']:,} packages in {imp['seconds']} s ({imp['packages_per_s']:,}/s); "
         f"into PostgreSQL: {results['import']['postgres']['packages']:,} in {results['import']['postgres']['seconds']} s.",
-        f"* Cold start (process start to /readyz answering, catalog and search index loaded): "
-        f"{', '.join(f'{c:.2f}' for c in cold)} s; resident memory {results['cold_start']['rss_mib']} MiB.",
+        f"* Cold start (process start to /readyz answering, catalog and search index loaded), "
+        f"reading the index from the checkpoint an earlier start wrote: "
+        f"{', '.join(f'{c:.2f}' for c in warm)} s; resident memory "
+        f"{results['cold_start_from_checkpoint']['rss_mib']} MiB.",
+        f"* Cold start building the index (no checkpoint: a first start, or the first after an "
+        f"upgrade): {', '.join(f'{c:.2f}' for c in cold)} s; resident memory "
+        f"{results['cold_start']['rss_mib']} MiB.",
         f"* A release on one process served by a second one sharing PostgreSQL, after the release "
         f"request returned: median {vis['median_ms']} ms, p90 {vis['p90_ms']} ms, max {vis['max_ms']} ms "
         f"({vis['count']} releases).",

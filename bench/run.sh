@@ -116,19 +116,33 @@ cat "$raw/import-sqlite.txt" >&2
 mkdir -p "$work/mix"
 python3 bench/workload.py --catalog "$catalog" --db "$sqlite_dir/depot-data/depot.db" --out "$work/mix"
 
-# --- Cold start: process start to /readyz answering, three times ---------------------------------
+# --- Cold start: process start to /readyz answering -----------------------------------------------
+# Three starts that build the search index (checkpoints off: a first start, or the first after
+# an upgrade), then three that read the checkpoint a start before them wrote (a restart).
 # The signing keys are made once, before: generating them is not part of a start.
 (cd "$sqlite_dir" && "$depot" admin export-trust >/dev/null)
-for i in 1 2 3; do
+cold_start() {
+  local name=$1 interval=$2
   since=$(date +%s.%N)
-  (cd "$sqlite_dir" && DEPOT_LISTEN=127.0.0.1:18080 exec "$depot" serve) >"$work/cold-$i.log" 2>&1 &
+  (cd "$sqlite_dir" && DEPOT_LISTEN=127.0.0.1:18080 DEPOT_SEARCH_CHECKPOINT_INTERVAL_SECS=$interval \
+    exec "$depot" serve) >"$work/$name.log" 2>&1 &
   pid=$!
-  wait_ready "http://127.0.0.1:18080/readyz" "$since" >"$raw/cold-start-$i.txt"
+  wait_ready "http://127.0.0.1:18080/readyz" "$since" >"$raw/$name.txt"
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  echo "$rss" >"$raw/rss-kib-$i.txt"
+  echo "$rss" >"$raw/rss-kib-$name.txt"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
-  log "cold start $i: $(cat "$raw/cold-start-$i.txt") s, RSS $rss KiB"
+  log "$name: $(cat "$raw/$name.txt") s, RSS $rss KiB"
+}
+rm -f "$sqlite_dir/depot-data/search-index.checkpoint"
+for i in 1 2 3; do
+  cold_start "cold-start-$i" 0
+done
+# A start that writes the checkpoint (on its clean stop at the latest).
+cold_start cold-start-writes-checkpoint 600
+test -s "$sqlite_dir/depot-data/search-index.checkpoint"
+for i in 1 2 3; do
+  cold_start "cold-start-checkpoint-$i" 600
 done
 
 # --- The HTTP runs --------------------------------------------------------------------------------

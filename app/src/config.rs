@@ -40,6 +40,10 @@ pub struct Config {
     /// How often download counts are added to the database, in seconds; a crash loses at most
     /// this much counting.
     pub download_flush_interval_secs: u64,
+    /// How often the search index is written to a checkpoint in the data directory while the
+    /// catalog changes, in seconds (also once after start and on a clean stop). A start reads
+    /// the checkpoint instead of building the index. `0`: no checkpoint is read or written.
+    pub search_checkpoint_interval_secs: u64,
     /// Lifetime of a release to a branch, in seconds.
     pub branch_lifetime_secs: i64,
     /// Longest time a request may take before the store answers 503 `request-timeout`, in
@@ -129,6 +133,7 @@ impl Default for Config {
             database_max_connections: 16,
             follower_poll_interval_ms: 500,
             download_flush_interval_secs: 60,
+            search_checkpoint_interval_secs: 600,
             branch_lifetime_secs: crate::domain::BRANCH_LIFETIME_SECS,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
@@ -300,6 +305,12 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// Where the search index checkpoint is kept, unless checkpoints are off.
+    pub fn search_checkpoint_path(&self) -> Option<PathBuf> {
+        (self.search_checkpoint_interval_secs > 0)
+            .then(|| self.data_dir.join("search-index.checkpoint"))
     }
 
     /// The database URL in effect.

@@ -11,6 +11,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::app::{Backend, TestApp, error_code};
 use common::fixtures;
+use depot::catalog::{CatalogHandle, write_checkpoint};
+use depot::search::SearchQuery;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
@@ -530,6 +532,106 @@ async fn charm_find_answers_in_jujus_shape(backend: Backend) {
     assert_eq!(error_code(&body), "invalid-query");
 }
 
+/// A start reads the search index from the checkpoint an earlier process wrote and applies only
+/// what changed since; the result answers as an index built from the catalog does. A damaged
+/// checkpoint, or one of another database, is not used.
+async fn a_start_resumes_the_index_from_its_checkpoint(backend: Backend) {
+    let f = Fixture::standard(backend).await;
+    let store = f.app.store().clone();
+    let path = f.app.data_dir.path().join("search-index.checkpoint");
+    let seq = write_checkpoint(&f.app.state.catalog, store.as_ref(), &path)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seq, f.app.state.catalog.seq());
+    // After the checkpoint: a new snap, a first release, an edit, a channel closed.
+    f.snap(
+        "polka-player",
+        "Plays polka music",
+        "amd64",
+        "strict",
+        Some("stable"),
+    )
+    .await;
+    f.release("snap", "quiet-draft", "stable", 1).await;
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/snap/hello-depot",
+            Some(&f.token),
+            Some(json!({"summary": "Greets zebras"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = f
+        .app
+        .post(
+            "/v1/snap/video-edge/releases",
+            Some(&f.token),
+            json!([{"channel": "edge", "revision": null}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let built = CatalogHandle::load(store.as_ref(), None).await.unwrap();
+    assert_eq!(built.search_checkpoint(), None);
+    let answers = |handle: &CatalogHandle| -> Vec<Vec<String>> {
+        [
+            "video", "polka", "quiet", "zebras", "hello", "helo", "vid", "says",
+        ]
+        .iter()
+        .map(|q| {
+            let query = SearchQuery {
+                text: q.to_string(),
+                limit: 10,
+                ..SearchQuery::default()
+            };
+            let hits = handle.search.search(&query).unwrap().hits;
+            hits.iter().map(|h| h.name.to_string()).collect()
+        })
+        .collect()
+    };
+    let expected = answers(&built);
+    assert_eq!(expected[1], vec!["polka-player"]);
+    assert_eq!(expected[2], vec!["quiet-draft"]);
+    assert_eq!(expected[3], vec!["hello-depot"]);
+    assert_eq!(expected[7], vec!["hello-depot"]);
+    assert!(!expected[0].contains(&"video-edge".to_string()));
+
+    let resumed = CatalogHandle::load(store.as_ref(), Some(&path))
+        .await
+        .unwrap();
+    assert_eq!(resumed.search_checkpoint(), Some(seq));
+    assert_eq!(resumed.seq(), built.seq());
+    assert_eq!(resumed.search.len(), built.search.len());
+    assert_eq!(answers(&resumed), expected);
+
+    // A damaged checkpoint: built instead, same answers.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let rebuilt = CatalogHandle::load(store.as_ref(), Some(&path))
+        .await
+        .unwrap();
+    assert_eq!(rebuilt.search_checkpoint(), None);
+    assert_eq!(answers(&rebuilt), expected);
+
+    // A checkpoint of another database, stamped with a change this log also has (by number).
+    let other = Fixture::standard(backend).await;
+    let other_seq = write_checkpoint(&other.app.state.catalog, other.app.store().as_ref(), &path)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(other_seq <= seq);
+    let elsewhere = CatalogHandle::load(store.as_ref(), Some(&path))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.search_checkpoint(), None);
+    assert_eq!(answers(&elsewhere), expected);
+}
+
 both_backends!(
     snap_find_answers_in_snapds_shape,
     snap_find_tolerates_typos_and_prefixes,
@@ -538,4 +640,5 @@ both_backends!(
     the_index_follows_writes_here_and_in_other_processes,
     native_search_pages_and_highlights,
     charm_find_answers_in_jujus_shape,
+    a_start_resumes_the_index_from_its_checkpoint,
 );

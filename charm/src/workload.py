@@ -73,6 +73,7 @@ PASSTHROUGH_OPTIONS: tuple[Option, ...] = (
     Option("database-max-connections", "database_max_connections", minimum=1),
     Option("follower-poll-interval-ms", "follower_poll_interval_ms", minimum=1),
     Option("download-flush-interval-secs", "download_flush_interval_secs", minimum=1),
+    Option("search-checkpoint-interval-secs", "search_checkpoint_interval_secs", minimum=0),
     Option("branch-lifetime-secs", "branch_lifetime_secs", minimum=1),
     Option("request-timeout-secs", "request_timeout_secs", minimum=1),
     Option("shutdown-grace-secs", "shutdown_grace_secs", minimum=0),

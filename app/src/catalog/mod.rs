@@ -6,18 +6,22 @@
 //! O(log n), not a copy of the catalog.
 
 pub mod channel_map;
+mod checkpoint;
 mod follower;
 pub mod import;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::{Notify, watch};
 
+pub use checkpoint::{CheckpointError, run_checkpointer, write_checkpoint};
 pub use follower::{catch_up, run_follower};
 
 use crate::domain::Namespace;
+use crate::search::SearchIndex;
 use crate::store::{PackageState, Seq, Store};
 
 /// The catalog's maps: `imbl`'s, hashed with foldhash (seeded at random per map, so keys that
@@ -149,6 +153,9 @@ pub struct CatalogHandle {
     nudge: Notify,
     /// Why the follower's last attempt to catch up failed; `None` while it keeps up.
     follower_error: std::sync::Mutex<Option<String>>,
+    /// The change the search index checkpoint read at start was stamped with; `None` when
+    /// the index was built.
+    search_checkpoint: Option<Seq>,
 }
 
 impl CatalogHandle {
@@ -167,36 +174,73 @@ impl CatalogHandle {
             applied,
             nudge: Notify::new(),
             follower_error: std::sync::Mutex::new(None),
+            search_checkpoint: None,
         }
     }
 
-    /// Loads the whole catalog from the store (cold start). The search index is built on a
-    /// thread of its own, reading each package's search document as it goes, while the
-    /// snapshot's maps are filled.
-    pub async fn load(store: &dyn Store) -> crate::store::Result<CatalogHandle> {
+    /// Loads the whole catalog from the store (cold start). The search index is read from
+    /// the checkpoint at `checkpoint`, if there is a usable one, while the catalog is read, and
+    /// brought up to date with the packages changed since; otherwise it is built on a thread
+    /// of its own, reading each package's search document as it goes, while the snapshot's
+    /// maps are filled.
+    pub async fn load(
+        store: &dyn Store,
+        checkpoint: Option<&Path>,
+    ) -> crate::store::Result<CatalogHandle> {
         // Read the head first: anything committed after it is applied again by the follower.
         let seq = store.head_seq().await?;
         let started = std::time::Instant::now();
+        let reading = checkpoint.map(|path| {
+            let path = path.to_owned();
+            tokio::task::spawn_blocking(move || SearchIndex::read_checkpoint(&path))
+        });
         let states: Vec<Arc<PackageState>> =
             store.load_all().await?.into_iter().map(Arc::new).collect();
         let loaded = started.elapsed();
-        let indexed = states.clone();
-        let indexer = tokio::task::spawn_blocking(move || {
-            crate::search::SearchIndex::build(search_docs(indexed.iter().map(|s| &**s)))
-        });
+        let resumed = match reading {
+            Some(reading) => {
+                let read = reading
+                    .await
+                    .expect("reading the search index checkpoint does not panic");
+                checkpoint::resume(store, read, seq, &states).await?
+            }
+            None => None,
+        };
+        let search_checkpoint = resumed.as_ref().map(|(_, seq)| *seq);
+        let indexer = match resumed {
+            Some((search, _)) => Ok(search),
+            None => {
+                let indexed = states.clone();
+                Err(tokio::task::spawn_blocking(move || {
+                    SearchIndex::build(search_docs(indexed.iter().map(|s| &**s)))
+                }))
+            }
+        };
         let catalog = Catalog::from_states(seq, states);
         let filled = started.elapsed();
-        let search = indexer
-            .await
-            .expect("the search index builder does not panic")
-            .expect("an in-memory search index builds");
+        let search = match indexer {
+            Ok(search) => search,
+            Err(building) => building
+                .await
+                .expect("the search index builder does not panic")
+                .expect("an in-memory search index builds"),
+        };
         tracing::debug!(
             load_ms = loaded.as_millis() as u64,
             catalog_ms = (filled - loaded).as_millis() as u64,
             index_ms = (started.elapsed() - loaded).as_millis() as u64,
-            "catalog read and search index built"
+            "catalog read and search index ready"
         );
-        Ok(CatalogHandle::with_search(catalog, search))
+        Ok(CatalogHandle {
+            search_checkpoint,
+            ..CatalogHandle::with_search(catalog, search)
+        })
+    }
+
+    /// The change the search index checkpoint read at start was stamped with; `None` when the
+    /// index was built from the catalog instead.
+    pub fn search_checkpoint(&self) -> Option<Seq> {
+        self.search_checkpoint
     }
 
     /// The current snapshot.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{CliError, CliResult};
 use crate::assertions::Assertions;
 use crate::blobs::{BlobStore, FsBlobStore, S3BlobStore};
-use crate::catalog::{CatalogHandle, run_follower};
+use crate::catalog::{CatalogHandle, run_checkpointer, run_follower};
 use crate::config::{BlobBackend, Config, redact_url};
 use crate::http::{App, AppState, build_router};
 use crate::inspect::Limits;
@@ -15,12 +15,7 @@ use crate::store::Store;
 pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliError> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            CliError(format!(
-                "cannot create the data directory {}: {e}",
-                config.data_dir.display()
-            ))
-        })?;
+        create_data_dir(config)?;
     }
     crate::store::open(&url, config.database_max_connections)
         .await
@@ -30,6 +25,15 @@ pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliErr
                 redact_url(&url)
             ))
         })
+}
+
+fn create_data_dir(config: &Config) -> Result<(), CliError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        CliError(format!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        ))
+    })
 }
 
 pub async fn migrate(config: Config) -> CliResult {
@@ -73,7 +77,11 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
     }
     let blobs = open_blobs(&config).await?;
     let started = std::time::Instant::now();
-    let catalog = CatalogHandle::load(store.as_ref()).await?;
+    let checkpoint = config.search_checkpoint_path();
+    if checkpoint.is_some() {
+        create_data_dir(&config)?;
+    }
+    let catalog = CatalogHandle::load(store.as_ref(), checkpoint.as_deref()).await?;
     tracing::info!(
         packages = catalog.snapshot().len(),
         seq = catalog.seq(),
@@ -171,6 +179,18 @@ async fn run(config: Config) -> CliResult {
             },
         ))
     };
+    let checkpointer = state.config.search_checkpoint_path().map(|path| {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(run_checkpointer(
+            state.store.clone(),
+            state.catalog.clone(),
+            path,
+            Duration::from_secs(state.config.search_checkpoint_interval_secs),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ))
+    });
     tracing::info!(%listen, public_url = %state.public_url, %database, "depot is serving");
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let router = build_router(state);
@@ -200,6 +220,10 @@ async fn run(config: Config) -> CliResult {
     let _ = follower.await;
     // The last counts: a clean stop loses none.
     let _ = flusher.await;
+    // The index as of the last change, for the next start.
+    if let Some(checkpointer) = checkpointer {
+        let _ = checkpointer.await;
+    }
     if let Some(metrics_server) = metrics_server {
         match metrics_server.await {
             Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),

@@ -29,13 +29,14 @@
 //! The same [`SearchIndex`] answers `GET /v2/snaps/find`, `GET /v2/charms/find`,
 //! `GET /v1/search` and `depot eval search`.
 
+mod checkpoint;
 pub mod doc;
 pub mod eval;
 mod filter;
 pub mod snippet;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::collector::{Count, TopDocs};
@@ -49,6 +50,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
+pub use checkpoint::Stamp;
 pub use doc::SearchDoc;
 
 use crate::domain::Namespace;
@@ -107,6 +109,8 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("search index: {0}")]
     Poisoned(String),
+    #[error("search index checkpoint: {0}")]
+    Checkpoint(String),
 }
 
 pub type Result<T, E = SearchError> = std::result::Result<T, E>;
@@ -304,6 +308,10 @@ struct Side {
 /// The search index. Cheap to query from many threads; updates are serialised.
 pub struct SearchIndex {
     index: Index,
+    /// Where the index's files are, as written (checkpoints copy them byte for byte).
+    files: tantivy::directory::RamDirectory,
+    /// The merge of the segments it was built or read with, until a checkpoint waits for it.
+    merge: Mutex<Option<std::thread::JoinHandle<()>>>,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     f: Fields,
@@ -311,6 +319,9 @@ pub struct SearchIndex {
     /// Download counts (or another popularity signal) by package id.
     popularity: RwLock<FastMap<String, f64>>,
     filters: Arc<filter::FilterCache>,
+    /// Set when an update failed part way: the index may miss changes from then on, so it is
+    /// not written to a checkpoint.
+    damaged: AtomicBool,
 }
 
 fn lc(s: &str) -> String {
@@ -471,7 +482,8 @@ impl SearchIndex {
     /// Builds the index over `docs` in one commit.
     pub fn build(docs: impl IntoIterator<Item = SearchDoc>) -> Result<SearchIndex> {
         let (schema, f) = schema();
-        let index = Index::create_in_ram(schema);
+        let files = tantivy::directory::RamDirectory::create();
+        let index = Index::create(files.clone(), schema, tantivy::IndexSettings::default())?;
         let mut side = Side::default();
         {
             let threads = std::thread::available_parallelism()
@@ -487,6 +499,17 @@ impl SearchIndex {
             writer.commit()?;
             writer.wait_merging_threads()?;
         }
+        SearchIndex::serve(index, files, side)
+    }
+
+    /// The index ready for queries and updates, from a committed `index` kept in `files`, and
+    /// its side table.
+    fn serve(
+        index: Index,
+        files: tantivy::directory::RamDirectory,
+        side: Side,
+    ) -> Result<SearchIndex> {
+        let (_, f) = schema();
         let mut writer: IndexWriter = index.writer_with_num_threads(1, UPDATE_HEAP)?;
         let reader: IndexReader = index
             .reader_builder()
@@ -496,10 +519,11 @@ impl SearchIndex {
         // segment's term dictionaries: merge them into one in the background (queries are
         // served from the built segments meanwhile), then let queries see the merged one.
         let segments = index.searchable_segment_ids()?;
+        let mut merge = None;
         if segments.len() > 1 {
             let merging = writer.merge(&segments);
             let merged = reader.clone();
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name("depot-index-merge".into())
                 .spawn(move || match merging.wait() {
                     Ok(_) => {
@@ -512,15 +536,19 @@ impl SearchIndex {
                 .map_err(|e| {
                     tantivy::TantivyError::SystemError(format!("cannot start a thread: {e}"))
                 })?;
+            merge = Some(thread);
         }
         Ok(SearchIndex {
             index,
+            files,
+            merge: Mutex::new(merge),
             reader,
             writer: Mutex::new(writer),
             f,
             side: RwLock::new(side),
             popularity: RwLock::default(),
             filters: Arc::default(),
+            damaged: AtomicBool::new(false),
         })
     }
 
@@ -539,6 +567,7 @@ impl SearchIndex {
     }
 
     /// What re-ranking keeps of a document, and the document to index (without its key).
+    /// A change to either must bump the checkpoint format (`checkpoint::FORMAT`).
     fn prepare(
         analyzers: &mut Analyzers,
         f: &Fields,
@@ -633,6 +662,14 @@ impl SearchIndex {
     /// Replaces the documents of the given packages (`None`: no longer findable) in one
     /// commit. Queries see the old or the new state, never a mix of one package's.
     pub fn apply(&self, updates: Vec<(String, Option<SearchDoc>)>) -> Result<()> {
+        let applied = self.apply_updates(updates);
+        if applied.is_err() {
+            self.damaged.store(true, Ordering::Relaxed);
+        }
+        applied
+    }
+
+    fn apply_updates(&self, updates: Vec<(String, Option<SearchDoc>)>) -> Result<()> {
         if updates.is_empty() {
             return Ok(());
         }

@@ -483,3 +483,185 @@ fn a_word_two_typos_away_is_found_when_none_is_one_away() {
     assert_eq!(names(&index, text("thundrebrid"))[0], "thunderbird");
     assert_eq!(names(&index, text("inkscpae"))[0], "inkscape");
 }
+
+fn stamp(seq: i64) -> Stamp {
+    Stamp {
+        seq,
+        change: format!("release pkg-{seq} 1700000000000000"),
+        written_at: 1_700_000_000,
+    }
+}
+
+/// Every query's names and scores, to compare two indexes answer alike.
+fn answers(index: &SearchIndex) -> Vec<Vec<(String, f32)>> {
+    [
+        "video",
+        "vidoe editr",
+        "gim",
+        "thunderbird",
+        "image editor",
+        "mail",
+    ]
+    .iter()
+    .map(|q| {
+        index
+            .search(&SearchQuery {
+                limit: 10,
+                ..text(q)
+            })
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| (h.name.to_string(), h.score))
+            .collect()
+    })
+    .collect()
+}
+
+#[test]
+fn a_checkpoint_reads_back_into_the_same_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search-index.checkpoint");
+    assert!(SearchIndex::read_checkpoint(&path).unwrap().is_none());
+    let index = SearchIndex::build(catalog()).unwrap();
+    // Updated after the build: a deleted document and a second segment.
+    index
+        .apply(vec![
+            ("5".into(), None),
+            ("9".into(), Some(doc("9", "zebra", "", "Stripes", ""))),
+        ])
+        .unwrap();
+    let size = index.write_checkpoint(&path, stamp(7)).unwrap();
+    assert_eq!(size, std::fs::metadata(&path).unwrap().len());
+    let (read, read_stamp) = SearchIndex::read_checkpoint(&path).unwrap().unwrap();
+    assert_eq!(read_stamp, stamp(7));
+    assert_eq!(read.len(), index.len());
+    assert_eq!(answers(&read), answers(&index));
+    assert!(names(&read, text("thunderbird")).is_empty());
+    // The index read back takes updates like any other, replacing documents of the checkpoint.
+    read.apply(vec![
+        (
+            "9".into(),
+            Some(doc("9", "zebra", "", "Draws polka dots", "")),
+        ),
+        ("10".into(), Some(doc("10", "okapi", "", "Stripes too", ""))),
+    ])
+    .unwrap();
+    index
+        .apply(vec![
+            (
+                "9".into(),
+                Some(doc("9", "zebra", "", "Draws polka dots", "")),
+            ),
+            ("10".into(), Some(doc("10", "okapi", "", "Stripes too", ""))),
+        ])
+        .unwrap();
+    assert_eq!(names(&read, text("polka")), vec!["zebra"]);
+    assert_eq!(names(&read, text("stripes")), vec!["okapi"]);
+    // Scores may now differ a little: BM25 counts deleted documents until their segment is
+    // merged, and each index merges on its own schedule. The order does not.
+    let order = |index: &SearchIndex| -> Vec<Vec<String>> {
+        answers(index)
+            .into_iter()
+            .map(|hits| hits.into_iter().map(|(name, _)| name).collect())
+            .collect()
+    };
+    assert_eq!(order(&read), order(&index));
+    // A checkpoint of the updated one replaces the file, and reads back exactly.
+    read.write_checkpoint(&path, stamp(9)).unwrap();
+    let (again, again_stamp) = SearchIndex::read_checkpoint(&path).unwrap().unwrap();
+    assert_eq!(again_stamp.seq, 9);
+    assert_eq!(answers(&again), answers(&read));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, vec!["search-index.checkpoint"]);
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search-index.checkpoint");
+    let index = SearchIndex::build(catalog()).unwrap();
+    index.write_checkpoint(&path, stamp(3)).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let refused = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        match SearchIndex::read_checkpoint(&path) {
+            Err(SearchError::Checkpoint(why)) => why,
+            Err(other) => panic!("another error: {other}"),
+            Ok(_) => panic!("a damaged checkpoint was read"),
+        }
+    };
+    // Any byte flipped: the checksum catches it.
+    for at in [0, 9, 20, good.len() / 2, good.len() - 5, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x40;
+        assert!(refused(&bad).contains("checksum"), "byte {at}");
+    }
+    // Cut short anywhere, including to nothing.
+    for len in [0, 3, 12, good.len() / 3, good.len() - 1] {
+        let why = refused(&good[..len]);
+        assert!(
+            why.contains("checksum") || why.contains("truncated"),
+            "{len}: {why}"
+        );
+    }
+    // Another file altogether.
+    assert!(refused(b"not a checkpoint at all, but long enough").contains("checksum"));
+    // A well-formed checkpoint of another format.
+    let mut other = good[..good.len() - 4].to_vec();
+    other[8..12].copy_from_slice(&99u32.to_le_bytes());
+    let crc = crc32fast::hash(&other);
+    other.extend_from_slice(&crc.to_le_bytes());
+    assert!(refused(&other).contains("format 99"));
+    // The good one still reads.
+    std::fs::write(&path, &good).unwrap();
+    assert!(SearchIndex::read_checkpoint(&path).unwrap().is_some());
+}
+
+#[test]
+fn an_index_whose_update_failed_is_not_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search-index.checkpoint");
+    let index = SearchIndex::build(catalog()).unwrap();
+    index.damaged.store(true, Ordering::Relaxed);
+    assert!(matches!(
+        index.write_checkpoint(&path, stamp(1)),
+        Err(SearchError::Checkpoint(_))
+    ));
+    assert!(!path.exists());
+}
+
+#[test]
+fn writing_a_checkpoint_clears_what_an_interrupted_one_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search-index.checkpoint");
+    let old = dir.path().join(".search-index.checkpoint.4242.tmp");
+    let recent = dir.path().join(".search-index.checkpoint.4343.tmp");
+    let other = dir.path().join(".other.4242.tmp");
+    for file in [&old, &recent, &other] {
+        std::fs::write(file, b"half written").unwrap();
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for file in [&old, &other] {
+        std::fs::File::options()
+            .write(true)
+            .open(file)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+    }
+    SearchIndex::build(catalog())
+        .unwrap()
+        .write_checkpoint(&path, stamp(2))
+        .unwrap();
+    assert!(!old.exists(), "an old leftover is removed");
+    assert!(
+        recent.exists(),
+        "another process may still be writing this one"
+    );
+    assert!(other.exists(), "not a checkpoint's");
+    assert!(SearchIndex::read_checkpoint(&path).unwrap().is_some());
+}

@@ -285,7 +285,7 @@ impl TestApp {
             Some(blobs) => blobs,
             None => Arc::new(FsBlobStore::open(data_dir.path().join("blobs")).unwrap()),
         };
-        let catalog = Arc::new(CatalogHandle::load(store.as_ref()).await.unwrap());
+        let catalog = Arc::new(CatalogHandle::load(store.as_ref(), None).await.unwrap());
         let metrics = Arc::new(depot::telemetry::metrics::Metrics::new());
         let state = AppState::new(App {
             public_url: config.public_url(),
