@@ -35,9 +35,10 @@ type Map<K, V> =
 pub struct Catalog {
     seq: Seq,
     by_id: Map<String, Arc<PackageState>>,
-    /// Name → id, one map per namespace (looked up by `&str`, without building a key).
-    snap_names: Map<String, String>,
-    charm_names: Map<String, String>,
+    /// Name → state, one map per namespace (looked up by `&str`, without building a key):
+    /// `info` and `refresh` find a package by name in one look-up rather than two.
+    snap_names: Map<String, Arc<PackageState>>,
+    charm_names: Map<String, Arc<PackageState>>,
     /// Charm library id → the id of the charm that publishes it.
     by_library: Map<String, String>,
 }
@@ -57,18 +58,17 @@ impl Catalog {
     }
 
     pub fn get(&self, namespace: Namespace, name: &str) -> Option<&Arc<PackageState>> {
-        let id = self.names(namespace).get(name)?;
-        self.by_id.get(id)
+        self.names(namespace).get(name)
     }
 
-    fn names(&self, namespace: Namespace) -> &Map<String, String> {
+    fn names(&self, namespace: Namespace) -> &Map<String, Arc<PackageState>> {
         match namespace {
             Namespace::Snap => &self.snap_names,
             Namespace::Charm => &self.charm_names,
         }
     }
 
-    fn names_mut(&mut self, namespace: Namespace) -> &mut Map<String, String> {
+    fn names_mut(&mut self, namespace: Namespace) -> &mut Map<String, Arc<PackageState>> {
         match namespace {
             Namespace::Snap => &mut self.snap_names,
             Namespace::Charm => &mut self.charm_names,
@@ -128,7 +128,7 @@ impl Catalog {
             }
             let name = state.package.name.clone();
             self.names_mut(state.package.namespace)
-                .insert(name, id.clone());
+                .insert(name, Arc::clone(&state));
             self.by_id.insert(id, state);
         }
         self.seq = self.seq.max(seq);
