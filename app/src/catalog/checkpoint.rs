@@ -13,6 +13,9 @@ use crate::store::{Change, PackageState, Seq, Store};
 
 /// Changes read per round trip while finding what changed since a checkpoint.
 const RESUME_BATCH: i64 = 5_000;
+/// A checkpoint more changes behind than this many per package it could index again is not
+/// read (nor is the log since it scanned).
+const MAX_CHANGES_PER_PACKAGE: i64 = 8;
 
 /// Why a checkpoint could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +73,17 @@ pub(super) async fn resume(
         );
         return Ok(None);
     }
-    // The packages changed since, up to the head (later ones are the follower's).
+    // Past this many packages to index again, building is about as fast.
     let too_many = states.len() / 4 + 1_000;
+    if head - stamp.seq > (too_many as i64).saturating_mul(MAX_CHANGES_PER_PACKAGE) {
+        tracing::info!(
+            checkpoint_seq = stamp.seq,
+            head,
+            "the search index checkpoint is far behind the change log: building the index"
+        );
+        return Ok(None);
+    }
+    // The packages changed since, up to the head (later ones are the follower's).
     let mut changed = BTreeSet::new();
     let mut from = stamp.seq;
     while from < head {
@@ -94,13 +106,15 @@ pub(super) async fn resume(
         }
         from = last;
     }
-    // A release that expired changes what is findable without a change in the log, and the
-    // index may hold a document made before it did: made again, as a build would.
+    // A release that expired changes what is findable without a change in the log: the
+    // documents of packages with one that expired since the index's oldest document was made
+    // are made again, as a build now would.
     let now = chrono::Utc::now().timestamp();
     let expired = |s: &PackageState| {
-        s.releases
-            .iter()
-            .any(|r| r.expires_at.is_some_and(|t| t.timestamp() <= now))
+        s.releases.iter().any(|r| {
+            r.expires_at
+                .is_some_and(|t| (stamp.fresh_as_of..=now).contains(&t.timestamp()))
+        })
     };
     let mut updates = Vec::new();
     for state in states {
@@ -112,9 +126,22 @@ pub(super) async fn resume(
     // Changed packages no longer in the catalog.
     updates.extend(changed.into_iter().map(|id| (id, None)));
     let replayed = updates.len();
-    let search = match tokio::task::spawn_blocking(move || search.apply(updates).map(|()| search))
-        .await
-    {
+    if replayed > too_many {
+        tracing::info!(
+            replayed,
+            "most of the catalog changed since the search index checkpoint: building the index"
+        );
+        return Ok(None);
+    }
+    let brought_up = move || -> Result<SearchIndex, SearchError> {
+        search.apply_through(Some(head), updates)?;
+        search.set_position(head, now)?;
+        // Replaced documents count in BM25 until merged away: merged, the index answers as
+        // one built now would.
+        search.compact()?;
+        Ok(search)
+    };
+    let search = match tokio::task::spawn_blocking(brought_up).await {
         Ok(Ok(search)) => search,
         Ok(Err(err)) => {
             tracing::warn!(%err, "cannot update the search index checkpoint: building the index");
@@ -134,32 +161,30 @@ pub(super) async fn resume(
     Ok(Some((search, stamp.seq)))
 }
 
-/// Writes a checkpoint of the search index to `path`, stamped with the current snapshot's
-/// position in the change log. Returns the position, or `None` when there is nothing to
-/// checkpoint (an empty log).
+/// Writes a checkpoint of the search index to `path`, stamped with the change-log position
+/// the index includes. Returns the position, or `None` when there is nothing to checkpoint (an
+/// empty log).
 pub async fn write_checkpoint(
     handle: &Arc<CatalogHandle>,
     store: &dyn Store,
     path: &Path,
 ) -> Result<Option<Seq>, CheckpointError> {
-    // The position first: the index includes at least every change up to it.
-    let seq = handle.seq();
+    let panicked = |e: tokio::task::JoinError| SearchError::Poisoned(e.to_string());
+    let search = Arc::clone(handle);
+    let copy = tokio::task::spawn_blocking(move || search.search.checkpoint())
+        .await
+        .map_err(panicked)??;
+    let seq = copy.seq();
     if seq <= 0 {
         return Ok(None);
     }
     let Some(change) = change_at(store, seq).await? else {
         return Ok(None);
     };
-    let stamp = Stamp {
-        seq,
-        change: fingerprint(&change),
-        written_at: chrono::Utc::now().timestamp(),
-    };
-    let handle = Arc::clone(handle);
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || handle.search.write_checkpoint(&path, stamp))
+    tokio::task::spawn_blocking(move || copy.write(&path, fingerprint(&change)))
         .await
-        .map_err(|e| CheckpointError::Search(SearchError::Poisoned(e.to_string())))??;
+        .map_err(panicked)??;
     Ok(Some(seq))
 }
 

@@ -42,7 +42,7 @@ pub async fn catch_up(store: &dyn Store, handle: &CatalogHandle) -> Result<usize
             })
             .collect();
         updates.extend(removed.iter().map(|id| (id.clone(), None)));
-        if let Err(err) = handle.search.apply(updates) {
+        if let Err(err) = handle.search.apply_through(Some(last), updates) {
             tracing::error!(%err, "search index update failed");
         }
         let mut next = (*handle.snapshot()).clone();

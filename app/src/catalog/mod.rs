@@ -135,12 +135,12 @@ impl Catalog {
     }
 }
 
-/// The search documents of the findable ones among `states`, as of now, made as the index
-/// builder asks for them.
+/// The search documents of the findable ones among `states`, as of `now` (unix seconds), made
+/// as the index builder asks for them.
 fn search_docs<'a>(
     states: impl Iterator<Item = &'a PackageState>,
+    now: i64,
 ) -> impl Iterator<Item = crate::search::SearchDoc> {
-    let now = chrono::Utc::now().timestamp();
     states.filter_map(move |s| crate::search::SearchDoc::from_state(s, now))
 }
 
@@ -160,9 +160,12 @@ pub struct CatalogHandle {
 
 impl CatalogHandle {
     pub fn new(catalog: Catalog) -> CatalogHandle {
-        let docs = search_docs(catalog.packages().map(|s| &**s));
-        let search =
-            crate::search::SearchIndex::build(docs).expect("an in-memory search index builds");
+        let now = chrono::Utc::now().timestamp();
+        let docs = search_docs(catalog.packages().map(|s| &**s), now);
+        let search = SearchIndex::build(docs).expect("an in-memory search index builds");
+        search
+            .set_position(catalog.seq(), now)
+            .expect("a new search index is not poisoned");
         CatalogHandle::with_search(catalog, search)
     }
 
@@ -199,9 +202,11 @@ impl CatalogHandle {
         let loaded = started.elapsed();
         let resumed = match reading {
             Some(reading) => {
-                let read = reading
-                    .await
-                    .expect("reading the search index checkpoint does not panic");
+                let read = reading.await.unwrap_or_else(|panicked| {
+                    Err(crate::search::SearchError::Checkpoint(format!(
+                        "reading it failed: {panicked}"
+                    )))
+                });
                 checkpoint::resume(store, read, seq, &states).await?
             }
             None => None,
@@ -212,7 +217,11 @@ impl CatalogHandle {
             None => {
                 let indexed = states.clone();
                 Err(tokio::task::spawn_blocking(move || {
-                    SearchIndex::build(search_docs(indexed.iter().map(|s| &**s)))
+                    let now = chrono::Utc::now().timestamp();
+                    let search =
+                        SearchIndex::build(search_docs(indexed.iter().map(|s| &**s), now))?;
+                    search.set_position(seq, now)?;
+                    Ok::<_, crate::search::SearchError>(search)
                 }))
             }
         };

@@ -20,6 +20,8 @@ use tantivy::directory::error::OpenReadError;
 use tantivy::directory::{Directory, OwnedBytes, RamDirectory};
 use tantivy::{Index, IndexMeta};
 
+use std::sync::atomic::Ordering;
+
 use super::{DocInfo, FastMap, Result, SearchError, SearchIndex, Side};
 
 const MAGIC: &[u8; 8] = b"DEPOTSIX";
@@ -37,8 +39,9 @@ pub struct Stamp {
     /// What identifies change `seq` in the log (its kind, package and time): a checkpoint of
     /// another database, or of one since restored from an older backup, does not match it.
     pub change: String,
-    /// When the checkpoint was written (unix seconds).
-    pub written_at: i64,
+    /// No document of the index was made before this time (unix seconds): a release that
+    /// expired since may have changed what is findable without a change in the log.
+    pub fresh_as_of: i64,
 }
 
 /// One of the index's files: its name and its bytes as written.
@@ -47,6 +50,9 @@ type IndexFile = (String, OwnedBytes);
 #[derive(Serialize, Deserialize)]
 struct Header {
     depot: String,
+    tantivy: String,
+    /// What the analysers make of a sample text: another stemmer gives another index.
+    analysis: Vec<String>,
     schema: String,
     stamp: Stamp,
     /// Index files, by name, with their lengths.
@@ -64,21 +70,41 @@ impl From<std::io::Error> for SearchError {
     }
 }
 
-impl SearchIndex {
-    /// Writes a checkpoint of the index to `path` (a temporary file beside it, synced, then
-    /// renamed over it), returning its size. The index must include every change up to
-    /// `stamp.seq`; it may include later ones (applying them again at start changes nothing).
-    pub fn write_checkpoint(&self, path: &Path, stamp: Stamp) -> Result<u64> {
-        let (files, side) = self.checkpoint_parts()?;
+/// A consistent copy of an index, taken by [`SearchIndex::checkpoint`], to write to a file.
+pub struct Checkpoint {
+    seq: i64,
+    fresh_as_of: i64,
+    schema: String,
+    files: Vec<IndexFile>,
+    side: Vec<u8>,
+}
+
+impl Checkpoint {
+    /// The change-log position the copy includes every change up to.
+    pub fn seq(&self) -> i64 {
+        self.seq
+    }
+
+    /// Writes the checkpoint to `path` (a temporary file beside it, synced, then renamed over
+    /// it), stamped with `change`, what identifies change [`Checkpoint::seq`] in the log.
+    /// Returns the file's size.
+    pub fn write(&self, path: &Path, change: String) -> Result<u64> {
         let header = Header {
             depot: env!("CARGO_PKG_VERSION").to_string(),
-            schema: schema_json(&self.index.schema())?,
-            stamp,
-            files: files
+            tantivy: tantivy::version_string().to_string(),
+            analysis: analysis_probe()?,
+            schema: self.schema.clone(),
+            stamp: Stamp {
+                seq: self.seq,
+                change,
+                fresh_as_of: self.fresh_as_of,
+            },
+            files: self
+                .files
                 .iter()
                 .map(|(name, bytes)| (name.clone(), bytes.len() as u64))
                 .collect(),
-            side: side.len() as u64,
+            side: self.side.len() as u64,
         };
         let header = serde_json::to_vec(&header).map_err(|e| damaged(e.to_string()))?;
         let name = path
@@ -93,10 +119,10 @@ impl SearchIndex {
             out.write_all(&FORMAT.to_le_bytes())?;
             out.write_all(&(header.len() as u32).to_le_bytes())?;
             out.write_all(&header)?;
-            for (_, bytes) in &files {
+            for (_, bytes) in &self.files {
                 out.write_all(bytes.as_slice())?;
             }
-            out.write_all(&side)?;
+            out.write_all(&self.side)?;
             let (mut file, crc, len) = out.finish();
             file.write_all(&crc.to_le_bytes())?;
             let file = file.into_inner().map_err(|e| e.into_error())?;
@@ -112,12 +138,14 @@ impl SearchIndex {
         }
         Ok(written?)
     }
+}
 
-    /// The committed index's files and the side table, consistent with each other, once the
-    /// merge after building is done: taken with the writer held (no commit meanwhile), and again if a background merge replaced the
-    /// segments while the files were being read.
-    fn checkpoint_parts(&self) -> Result<(Vec<IndexFile>, Vec<u8>)> {
-        // One segment rather than the several a build leaves (a start would merge them again).
+impl SearchIndex {
+    /// A copy of the committed index's files, its side table and its position, consistent
+    /// with each other: taken once the last merge [`SearchIndex::compact`] started is done,
+    /// with the writer held (no commit meanwhile), and again if a merge of tantivy's own
+    /// replaced the segments while the files were being read.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
         let merge = self
             .merge
             .lock()
@@ -130,7 +158,7 @@ impl SearchIndex {
             .writer
             .lock()
             .map_err(|e| SearchError::Poisoned(e.to_string()))?;
-        if self.damaged.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.damaged.load(Ordering::Relaxed) {
             return Err(damaged(
                 "an update of the index failed, so it may miss changes: not checkpointed",
             ));
@@ -157,7 +185,13 @@ impl SearchIndex {
                     .side
                     .read()
                     .map_err(|e| SearchError::Poisoned(e.to_string()))?;
-                return Ok((files, encode_side(&side)));
+                return Ok(Checkpoint {
+                    seq: self.applied.load(Ordering::Relaxed),
+                    fresh_as_of: self.fresh_as_of.load(Ordering::Relaxed),
+                    schema: schema_json(&self.index.schema())?,
+                    files,
+                    side: encode_side(&side),
+                });
             }
         }
         Err(damaged(
@@ -183,6 +217,11 @@ impl SearchIndex {
         }
         if header.schema != schema_json(&super::schema().0)? {
             return Err(damaged("written with another index schema"));
+        }
+        if header.tantivy != tantivy::version_string() || header.analysis != analysis_probe()? {
+            return Err(damaged(
+                "written with another version of the index's analysers",
+            ));
         }
         let ram = RamDirectory::create();
         let mut managed = Vec::new();
@@ -213,7 +252,9 @@ impl SearchIndex {
                 side.by_key.len()
             )));
         }
-        Ok(Some((SearchIndex::serve(index, ram, side)?, header.stamp)))
+        let search = SearchIndex::serve(index, ram, side)?;
+        search.set_position(header.stamp.seq, header.stamp.fresh_as_of)?;
+        Ok(Some((search, header.stamp)))
     }
 }
 
@@ -240,6 +281,17 @@ fn remove_stale_temporaries(path: &Path, name: &str) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// A sample text through the name and stemming analysers.
+fn analysis_probe() -> Result<Vec<String>> {
+    let (schema, f) = super::schema();
+    let index = Index::create_in_ram(schema);
+    let mut analyzers = super::Analyzers::of(&index, &f)?;
+    const SAMPLE: &str = "Running editors' Über-fast GitHubClient, 3D modelling & écoles";
+    let mut words = super::tokens(&mut analyzers.plain, SAMPLE);
+    words.extend(super::tokens(&mut analyzers.stem, SAMPLE));
+    Ok(words)
 }
 
 fn schema_json(schema: &tantivy::schema::Schema) -> Result<String> {

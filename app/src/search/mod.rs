@@ -36,7 +36,7 @@ mod filter;
 pub mod snippet;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::collector::{Count, TopDocs};
@@ -310,8 +310,12 @@ pub struct SearchIndex {
     index: Index,
     /// Where the index's files are, as written (checkpoints copy them byte for byte).
     files: tantivy::directory::RamDirectory,
-    /// The merge of the segments it was built or read with, until a checkpoint waits for it.
+    /// The last merge [`SearchIndex::compact`] started, until a checkpoint waits for it.
     merge: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The change-log position the documents include, and the time none was made before (see
+    /// [`SearchIndex::set_position`]); written and read with the writer held.
+    applied: AtomicI64,
+    fresh_as_of: AtomicI64,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     f: Fields,
@@ -499,7 +503,11 @@ impl SearchIndex {
             writer.commit()?;
             writer.wait_merging_threads()?;
         }
-        SearchIndex::serve(index, files, side)
+        let built = SearchIndex::serve(index, files, side)?;
+        // Building on several threads leaves a segment per thread, and every query walks each
+        // segment's term dictionaries.
+        built.compact()?;
+        Ok(built)
     }
 
     /// The index ready for queries and updates, from a committed `index` kept in `files`, and
@@ -510,46 +518,78 @@ impl SearchIndex {
         side: Side,
     ) -> Result<SearchIndex> {
         let (_, f) = schema();
-        let mut writer: IndexWriter = index.writer_with_num_threads(1, UPDATE_HEAP)?;
+        let writer: IndexWriter = index.writer_with_num_threads(1, UPDATE_HEAP)?;
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        // Building on several threads leaves a segment per thread, and every query walks each
-        // segment's term dictionaries: merge them into one in the background (queries are
-        // served from the built segments meanwhile), then let queries see the merged one.
-        let segments = index.searchable_segment_ids()?;
-        let mut merge = None;
-        if segments.len() > 1 {
-            let merging = writer.merge(&segments);
-            let merged = reader.clone();
-            let thread = std::thread::Builder::new()
-                .name("depot-index-merge".into())
-                .spawn(move || match merging.wait() {
-                    Ok(_) => {
-                        if let Err(err) = merged.reload() {
-                            tracing::warn!(%err, "cannot reload the search index after merging");
-                        }
-                    }
-                    Err(err) => tracing::warn!(%err, "cannot merge the search index's segments"),
-                })
-                .map_err(|e| {
-                    tantivy::TantivyError::SystemError(format!("cannot start a thread: {e}"))
-                })?;
-            merge = Some(thread);
-        }
         Ok(SearchIndex {
             index,
             files,
-            merge: Mutex::new(merge),
+            merge: Mutex::new(None),
             reader,
             writer: Mutex::new(writer),
+            applied: AtomicI64::new(0),
+            fresh_as_of: AtomicI64::new(0),
             f,
             side: RwLock::new(side),
             popularity: RwLock::default(),
             filters: Arc::default(),
             damaged: AtomicBool::new(false),
         })
+    }
+
+    /// Merges the segments into one, in the background, when there are several or some hold
+    /// replaced documents (BM25 counts those until they are merged away): then the index
+    /// answers as one built in one go would. Queries are served from the segments as they are
+    /// meanwhile, and see the merged one once it is done.
+    pub fn compact(&self) -> Result<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|e| SearchError::Poisoned(e.to_string()))?;
+        let metas = self.index.searchable_segment_metas()?;
+        if metas.len() < 2 && metas.iter().all(|m| !m.has_deletes()) {
+            return Ok(());
+        }
+        let ids: Vec<_> = metas.iter().map(|m| m.id()).collect();
+        let merging = writer.merge(&ids);
+        let merged = self.reader.clone();
+        let thread = std::thread::Builder::new()
+            .name("depot-index-merge".into())
+            .spawn(move || match merging.wait() {
+                Ok(_) => {
+                    if let Err(err) = merged.reload() {
+                        tracing::warn!(%err, "cannot reload the search index after merging");
+                    }
+                }
+                Err(err) => tracing::warn!(%err, "cannot merge the search index's segments"),
+            })
+            .map_err(|e| {
+                tantivy::TantivyError::SystemError(format!("cannot start a thread: {e}"))
+            })?;
+        let earlier = self
+            .merge
+            .lock()
+            .map_err(|e| SearchError::Poisoned(e.to_string()))?
+            .replace(thread);
+        drop(writer);
+        if let Some(earlier) = earlier {
+            let _ = earlier.join();
+        }
+        Ok(())
+    }
+
+    /// Records that the index includes every change of the log up to `seq`, with documents
+    /// made no earlier than `fresh_as_of` (unix seconds): what a checkpoint is stamped with.
+    pub fn set_position(&self, seq: i64, fresh_as_of: i64) -> Result<()> {
+        let _writer = self
+            .writer
+            .lock()
+            .map_err(|e| SearchError::Poisoned(e.to_string()))?;
+        self.applied.store(seq, Ordering::Relaxed);
+        self.fresh_as_of.store(fresh_as_of, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Files a prepared document under the next key.
@@ -662,21 +702,41 @@ impl SearchIndex {
     /// Replaces the documents of the given packages (`None`: no longer findable) in one
     /// commit. Queries see the old or the new state, never a mix of one package's.
     pub fn apply(&self, updates: Vec<(String, Option<SearchDoc>)>) -> Result<()> {
-        let applied = self.apply_updates(updates);
+        self.apply_through(None, updates)
+    }
+
+    /// [`SearchIndex::apply`], then records (`Some`) that the index includes every change of the
+    /// log up to `seq`.
+    pub fn apply_through(
+        &self,
+        seq: Option<i64>,
+        updates: Vec<(String, Option<SearchDoc>)>,
+    ) -> Result<()> {
+        let applied = self.apply_updates(seq, updates);
         if applied.is_err() {
             self.damaged.store(true, Ordering::Relaxed);
         }
         applied
     }
 
-    fn apply_updates(&self, updates: Vec<(String, Option<SearchDoc>)>) -> Result<()> {
-        if updates.is_empty() {
-            return Ok(());
-        }
+    fn apply_updates(
+        &self,
+        seq: Option<i64>,
+        updates: Vec<(String, Option<SearchDoc>)>,
+    ) -> Result<()> {
         let mut writer = self
             .writer
             .lock()
             .map_err(|e| SearchError::Poisoned(e.to_string()))?;
+        let through = |applied: &AtomicI64| {
+            if let Some(seq) = seq {
+                applied.fetch_max(seq, Ordering::Relaxed);
+            }
+        };
+        if updates.is_empty() {
+            through(&self.applied);
+            return Ok(());
+        }
         let mut stale = Vec::new();
         let mut analyzers = Analyzers::of(&self.index, &self.f)?;
         let mut fresh = Vec::new();
@@ -719,6 +779,7 @@ impl SearchIndex {
         for key in stale {
             side.by_key.remove(&key);
         }
+        through(&self.applied);
         Ok(())
     }
 

@@ -488,8 +488,18 @@ fn stamp(seq: i64) -> Stamp {
     Stamp {
         seq,
         change: format!("release pkg-{seq} 1700000000000000"),
-        written_at: 1_700_000_000,
+        fresh_as_of: 1_700_000_000,
     }
+}
+
+/// Writes a checkpoint of `index` at `seq`, returning its size.
+fn save(index: &SearchIndex, path: &std::path::Path, seq: i64) -> u64 {
+    index.set_position(seq, stamp(seq).fresh_as_of).unwrap();
+    index
+        .checkpoint()
+        .unwrap()
+        .write(path, stamp(seq).change)
+        .unwrap()
 }
 
 /// Every query's names and scores, to compare two indexes answer alike.
@@ -531,7 +541,7 @@ fn a_checkpoint_reads_back_into_the_same_index() {
             ("9".into(), Some(doc("9", "zebra", "", "Stripes", ""))),
         ])
         .unwrap();
-    let size = index.write_checkpoint(&path, stamp(7)).unwrap();
+    let size = save(&index, &path, 7);
     assert_eq!(size, std::fs::metadata(&path).unwrap().len());
     let (read, read_stamp) = SearchIndex::read_checkpoint(&path).unwrap().unwrap();
     assert_eq!(read_stamp, stamp(7));
@@ -568,7 +578,7 @@ fn a_checkpoint_reads_back_into_the_same_index() {
     };
     assert_eq!(order(&read), order(&index));
     // A checkpoint of the updated one replaces the file, and reads back exactly.
-    read.write_checkpoint(&path, stamp(9)).unwrap();
+    save(&read, &path, 9);
     let (again, again_stamp) = SearchIndex::read_checkpoint(&path).unwrap().unwrap();
     assert_eq!(again_stamp.seq, 9);
     assert_eq!(answers(&again), answers(&read));
@@ -584,7 +594,7 @@ fn a_damaged_checkpoint_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("search-index.checkpoint");
     let index = SearchIndex::build(catalog()).unwrap();
-    index.write_checkpoint(&path, stamp(3)).unwrap();
+    save(&index, &path, 3);
     let good = std::fs::read(&path).unwrap();
     let refused = |bytes: &[u8]| {
         std::fs::write(&path, bytes).unwrap();
@@ -628,7 +638,7 @@ fn an_index_whose_update_failed_is_not_checkpointed() {
     let index = SearchIndex::build(catalog()).unwrap();
     index.damaged.store(true, Ordering::Relaxed);
     assert!(matches!(
-        index.write_checkpoint(&path, stamp(1)),
+        index.checkpoint(),
         Err(SearchError::Checkpoint(_))
     ));
     assert!(!path.exists());
@@ -653,10 +663,7 @@ fn writing_a_checkpoint_clears_what_an_interrupted_one_left() {
             .set_modified(two_hours_ago)
             .unwrap();
     }
-    SearchIndex::build(catalog())
-        .unwrap()
-        .write_checkpoint(&path, stamp(2))
-        .unwrap();
+    save(&SearchIndex::build(catalog()).unwrap(), &path, 2);
     assert!(!old.exists(), "an old leftover is removed");
     assert!(
         recent.exists(),
