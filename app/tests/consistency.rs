@@ -185,24 +185,6 @@ async fn cold_start_matches(backend: Backend) {
     }
 }
 
-/// Runs one statement straight on the test database, behind depot's back.
-async fn execute_raw(db: &TestDb, sql: &str) {
-    use sqlx::Connection;
-    if db.url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    } else {
-        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-}
-
 /// A change the follower cannot load (a row it cannot decode) leaves the catalog on its last
 /// snapshot: reads go on, `/readyz` says the catalog is not following and why, the error
 /// counter moves; once the row is repaired the follower catches up by itself.
@@ -224,7 +206,9 @@ async fn a_change_that_cannot_be_loaded_shows_in_readiness(backend: Backend) {
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["follower"]["status"], "following", "{ready}");
 
-    execute_raw(&app.db, "UPDATE releases SET risk = 'sideways'").await;
+    app.db
+        .execute_raw("UPDATE releases SET risk = 'sideways'")
+        .await;
     let id = app
         .store()
         .package_id(Namespace::Snap, "fragile-snap")
@@ -295,7 +279,9 @@ async fn a_change_that_cannot_be_loaded_shows_in_readiness(backend: Backend) {
         .unwrap();
     assert!(errors >= 1.0, "{errors}");
 
-    execute_raw(&app.db, "UPDATE releases SET risk = 'stable'").await;
+    app.db
+        .execute_raw("UPDATE releases SET risk = 'stable'")
+        .await;
     assert!(
         app.state
             .catalog

@@ -632,6 +632,56 @@ async fn a_start_resumes_the_index_from_its_checkpoint(backend: Backend) {
     assert_eq!(answers(&elsewhere), expected);
 }
 
+/// A branch release that expires changes what is findable without a change in the log: a start
+/// from a checkpoint made before it expired indexes that package again, as a build would.
+async fn a_start_from_a_checkpoint_drops_what_expired_since(backend: Backend) {
+    let f = Fixture::standard(backend).await;
+    f.snap(
+        "hotfix-only",
+        "Ships only on a branch",
+        "amd64",
+        "strict",
+        Some("latest/stable/hotfix"),
+    )
+    .await;
+    let find = |handle: &CatalogHandle| {
+        let query = SearchQuery {
+            text: "hotfix".into(),
+            limit: 10,
+            ..SearchQuery::default()
+        };
+        handle.search.search(&query).unwrap().total
+    };
+    assert_eq!(find(&f.app.state.catalog), 1);
+    let store = f.app.store().clone();
+    let path = f.app.data_dir.path().join("search-index.checkpoint");
+    write_checkpoint(&f.app.state.catalog, store.as_ref(), &path)
+        .await
+        .unwrap()
+        .unwrap();
+    // The branch expires now, which writes nothing to the change log.
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    f.app
+        .db
+        .execute_raw(&format!(
+            "UPDATE releases SET expires_at = '{now}' WHERE branch = 'hotfix'"
+        ))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let built = CatalogHandle::load(store.as_ref(), None).await.unwrap();
+    assert_eq!(find(&built), 0);
+    let resumed = CatalogHandle::load(store.as_ref(), Some(&path))
+        .await
+        .unwrap();
+    assert!(resumed.search_checkpoint().is_some());
+    assert_eq!(
+        find(&resumed),
+        0,
+        "the expired branch is no longer findable"
+    );
+    assert_eq!(resumed.search.len(), built.search.len());
+}
+
 both_backends!(
     snap_find_answers_in_snapds_shape,
     snap_find_tolerates_typos_and_prefixes,
@@ -641,4 +691,5 @@ both_backends!(
     native_search_pages_and_highlights,
     charm_find_answers_in_jujus_shape,
     a_start_resumes_the_index_from_its_checkpoint,
+    a_start_from_a_checkpoint_drops_what_expired_since,
 );

@@ -133,6 +133,24 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// Runs one statement straight on the database, behind depot's back.
+    pub async fn execute_raw(&self, sql: &str) {
+        use sqlx::Connection;
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+
     pub async fn new(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => {
