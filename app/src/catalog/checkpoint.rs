@@ -13,8 +13,8 @@ use crate::store::{Change, PackageState, Seq, Store};
 
 /// Changes read per round trip while finding what changed since a checkpoint.
 const RESUME_BATCH: i64 = 5_000;
-/// A checkpoint more changes behind than this many per package it could index again is not
-/// read (nor is the log since it scanned).
+/// A checkpoint further behind the log than this many changes per package it may index again
+/// is not used (reading the log since would cost more than building).
 const MAX_CHANGES_PER_PACKAGE: i64 = 8;
 
 /// Why a checkpoint could not be written.
@@ -188,8 +188,9 @@ pub async fn write_checkpoint(
     Ok(Some(seq))
 }
 
-/// Writes a checkpoint of `handle`'s search index to `path` now, then every `interval` in which
-/// the catalog moved, and once more when `shutdown` resolves. Failures are logged: the next
+/// Writes a checkpoint of `handle`'s search index to `path` now (unless the start read one as
+/// recent as the catalog), then every `interval` in which the catalog moved, and once more when
+/// `shutdown` resolves if it moved since. Failures are logged: the next
 /// start builds the index instead.
 pub async fn run_checkpointer(
     store: Arc<dyn Store>,
@@ -210,7 +211,7 @@ pub async fn run_checkpointer(
             let started = std::time::Instant::now();
             match write_checkpoint(&handle, store.as_ref(), &path).await {
                 Ok(Some(seq)) => {
-                    tracing::debug!(
+                    tracing::info!(
                         seq,
                         path = %path.display(),
                         elapsed_ms = started.elapsed().as_millis() as u64,
