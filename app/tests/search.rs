@@ -71,6 +71,11 @@ impl Fixture {
     }
 
     async fn release(&self, ns: &str, name: &str, channel: &str, revision: u64) {
+        self.set_channel(ns, name, channel, json!(revision)).await;
+    }
+
+    /// Releases `revision` to `channel`; `null` closes it.
+    async fn set_channel(&self, ns: &str, name: &str, channel: &str, revision: Value) {
         let (status, body) = self
             .app
             .post(
@@ -80,6 +85,25 @@ impl Fixture {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// Edits a snap's summary through the publisher API.
+    async fn edit_summary(&self, name: &str, summary: &str) {
+        let (status, body) = self
+            .app
+            .call(
+                Method::PATCH,
+                &format!("/v1/snap/{name}"),
+                Some(&self.token),
+                Some(json!({ "summary": summary })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// Closes a channel of a snap.
+    async fn close(&self, name: &str, channel: &str) {
+        self.set_channel("snap", name, channel, Value::Null).await;
     }
 
     async fn standard(backend: Backend) -> Fixture {
@@ -352,29 +376,12 @@ async fn the_index_follows_writes_here_and_in_other_processes(backend: Backend) 
     }
     assert_eq!(seen, vec!["zebra-stripes"]);
     // Metadata edits re-index the package: the new words find it.
-    let (status, body) = f
-        .app
-        .call(
-            Method::PATCH,
-            "/v1/snap/zebra-stripes",
-            Some(&f.token),
-            Some(json!({"summary": "Draws polka dots"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    f.edit_summary("zebra-stripes", "Draws polka dots").await;
     let (_, body) = f.app.get("/v2/snaps/find?q=polka", None).await;
     assert_eq!(names(&body), vec!["zebra-stripes"]);
     assert_eq!(body["results"][0]["snap"]["summary"], "Draws polka dots");
     // Closing its only channel makes it unfindable: nothing could be installed.
-    let (status, body) = f
-        .app
-        .post(
-            "/v1/snap/zebra-stripes/releases",
-            Some(&f.token),
-            json!([{"channel": "stable", "revision": null}]),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    f.close("zebra-stripes", "stable").await;
     let (_, body) = f.app.get("/v2/snaps/find?q=polka", None).await;
     assert_eq!(names(&body), Vec::<String>::new(), "{body}");
     let (_, body) = f.app.get("/v1/search?q=polka", None).await;
@@ -554,25 +561,8 @@ async fn a_start_resumes_the_index_from_its_checkpoint(backend: Backend) {
     )
     .await;
     f.release("snap", "quiet-draft", "stable", 1).await;
-    let (status, body) = f
-        .app
-        .call(
-            Method::PATCH,
-            "/v1/snap/hello-depot",
-            Some(&f.token),
-            Some(json!({"summary": "Greets zebras"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = f
-        .app
-        .post(
-            "/v1/snap/video-edge/releases",
-            Some(&f.token),
-            json!([{"channel": "edge", "revision": null}]),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    f.edit_summary("hello-depot", "Greets zebras").await;
+    f.close("video-edge", "edge").await;
 
     let built = CatalogHandle::load(store.as_ref(), None).await.unwrap();
     assert_eq!(built.search_checkpoint(), None);
