@@ -75,6 +75,7 @@ pub struct Checkpoint {
     seq: i64,
     fresh_as_of: i64,
     schema: String,
+    analysis: Vec<String>,
     files: Vec<IndexFile>,
     side: Vec<u8>,
 }
@@ -92,7 +93,7 @@ impl Checkpoint {
         let header = Header {
             depot: env!("CARGO_PKG_VERSION").to_string(),
             tantivy: tantivy::version_string().to_string(),
-            analysis: analysis_probe()?,
+            analysis: self.analysis.clone(),
             schema: self.schema.clone(),
             stamp: Stamp {
                 seq: self.seq,
@@ -189,6 +190,7 @@ impl SearchIndex {
                     seq: self.applied.load(Ordering::Relaxed),
                     fresh_as_of: self.fresh_as_of.load(Ordering::Relaxed),
                     schema: schema_json(&self.index.schema())?,
+                    analysis: analysis_probe(&self.index, &self.f)?,
                     files,
                     side: encode_side(&side),
                 });
@@ -218,10 +220,12 @@ impl SearchIndex {
         if header.schema != schema_json(&super::schema().0)? {
             return Err(damaged("written with another index schema"));
         }
-        if header.tantivy != tantivy::version_string() || header.analysis != analysis_probe()? {
-            return Err(damaged(
-                "written with another version of the index's analysers",
-            ));
+        if header.tantivy != tantivy::version_string() {
+            return Err(damaged(format!(
+                "written with tantivy {}, this is {}",
+                header.tantivy,
+                tantivy::version_string()
+            )));
         }
         let ram = RamDirectory::create();
         let mut managed = Vec::new();
@@ -245,14 +249,17 @@ impl SearchIndex {
             return Err(damaged("trailing bytes after the side table"));
         }
         let index = Index::open(ram.clone())?;
-        let searchable = index.reader()?.searcher().num_docs();
-        if searchable != side.by_key.len() as u64 {
+        if header.analysis != analysis_probe(&index, &super::schema().1)? {
+            return Err(damaged("written with analysers that read text otherwise"));
+        }
+        let documents = side.by_key.len() as u64;
+        let search = SearchIndex::serve(index, ram, side)?;
+        if search.len() != documents {
             return Err(damaged(format!(
-                "{searchable} documents in the index but {} in the side table",
-                side.by_key.len()
+                "{} documents in the index but {documents} in the side table",
+                search.len()
             )));
         }
-        let search = SearchIndex::serve(index, ram, side)?;
         search.set_position(header.stamp.seq, header.stamp.fresh_as_of)?;
         Ok(Some((search, header.stamp)))
     }
@@ -283,11 +290,9 @@ fn remove_stale_temporaries(path: &Path, name: &str) {
     }
 }
 
-/// A sample text through the name and stemming analysers.
-fn analysis_probe() -> Result<Vec<String>> {
-    let (schema, f) = super::schema();
-    let index = Index::create_in_ram(schema);
-    let mut analyzers = super::Analyzers::of(&index, &f)?;
+/// A sample text through `index`'s name and stemming analysers.
+fn analysis_probe(index: &Index, f: &super::Fields) -> Result<Vec<String>> {
+    let mut analyzers = super::Analyzers::of(index, f)?;
     const SAMPLE: &str = "Running editors' Über-fast GitHubClient, 3D modelling & écoles";
     let mut words = super::tokens(&mut analyzers.plain, SAMPLE);
     words.extend(super::tokens(&mut analyzers.stem, SAMPLE));
