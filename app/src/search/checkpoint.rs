@@ -354,7 +354,7 @@ fn encode_side(side: &Side) -> Vec<u8> {
         str(&mut out, &info.title_lc);
         out.extend_from_slice(&(info.words.len() as u32).to_le_bytes());
         for word in &info.words {
-            str(&mut out, word);
+            str(&mut out, &word.text);
         }
         for hashes in [&info.terms, &info.pairs] {
             out.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
@@ -380,8 +380,8 @@ fn decode_side(bytes: &[u8]) -> Result<Side> {
         let name: std::sync::Arc<str> = b.str()?.into();
         let title_lc = b.str()?.to_string();
         let words = (0..b.u32()?)
-            .map(|_| b.str().map(Box::from))
-            .collect::<Result<Box<[Box<str>]>>>()?;
+            .map(|_| b.str().map(|w| super::Spelling::new(w.into())))
+            .collect::<Result<Box<[super::Spelling]>>>()?;
         let terms = b.hashes()?;
         let pairs = b.hashes()?;
         if key >= next_key || key_of.insert(id.to_string(), key).is_some() {
@@ -390,6 +390,7 @@ fn decode_side(bytes: &[u8]) -> Result<Side> {
         by_key.insert(
             key,
             DocInfo {
+                name_chars: super::char_set(&super::lc(&name)),
                 id,
                 name,
                 title_lc,

@@ -180,7 +180,9 @@ struct DocInfo {
     name: Arc<str>,
     title_lc: String,
     /// The words of the name and title, lower case, for typo and prefix matching.
-    words: Box<[Box<str>]>,
+    words: Box<[Spelling]>,
+    /// The characters of the name (see [`char_set`]).
+    name_chars: u64,
     /// Hashes of the stems of the name, title, keywords, categories, summary and description,
     /// sorted: whether a query word occurs in the document at all.
     terms: Box<[u32]>,
@@ -218,10 +220,44 @@ impl DocInfo {
             return true;
         }
         self.words.iter().any(|w| {
-            (prefix && w.starts_with(&*word.typed))
-                || (word.typos > 0 && edit_distance(w, &word.typed, word.typos).is_some())
+            (prefix && w.text.starts_with(&*word.typed))
+                || (word.typos > 0
+                    && within(&w.text, w.chars, &word.typed, word.typed_chars, word.typos))
         })
     }
+}
+
+/// A word and the set of its characters (see [`char_set`]).
+struct Spelling {
+    text: Box<str>,
+    chars: u64,
+}
+
+impl Spelling {
+    fn new(text: Box<str>) -> Spelling {
+        let chars = char_set(&text);
+        Spelling { text, chars }
+    }
+}
+
+/// The set of characters in `s`, one bit for each of `a`-`z` and `0`-`9`, the other characters
+/// sharing the remaining 28 bits: one edit adds at most one bit and removes at most one, so two
+/// words whose sets differ by more than `2 × max` bits are more than `max` edits apart. That
+/// tells most of the words re-ranking compares apart without working out their distance.
+fn char_set(s: &str) -> u64 {
+    s.chars().fold(0u64, |set, c| {
+        let bit = match c {
+            'a'..='z' => c as u32 - 'a' as u32,
+            '0'..='9' => 26 + (c as u32 - '0' as u32),
+            _ => 36 + c as u32 % 28,
+        };
+        set | 1 << bit
+    })
+}
+
+/// Whether `a` is at most `max` edits from `b`, given their [`char_set`]s.
+fn within(a: &str, a_chars: u64, b: &str, b_chars: u64, max: usize) -> bool {
+    (a_chars ^ b_chars).count_ones() as usize <= 2 * max && edit_distance(a, b, max).is_some()
 }
 
 /// A word of the query, as re-ranking checks it against documents.
@@ -233,6 +269,8 @@ struct QueryWord {
     stem: String,
     /// Typos allowed in the typed word.
     typos: usize,
+    /// The characters of the typed word (see [`char_set`]).
+    typed_chars: u64,
     /// Used by some package, as typed or corrected (see `SearchIndex::query_words`).
     known: bool,
     corrected: bool,
@@ -354,36 +392,47 @@ pub fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
 }
 
 /// Damerau-Levenshtein (optimal string alignment) distance of `a` and `b` if at most `max`,
-/// keeping three rows (on the stack for words of up to 47 letters).
+/// keeping three rows (on the stack for words of up to 47 letters) and working out only the
+/// cells within `max` of the diagonal: the others are more than `max` edits anyway.
 fn distance<T: PartialEq>(a: &[T], b: &[T], max: usize) -> Option<usize> {
     if a.len().abs_diff(b.len()) > max {
         return None;
     }
     const STACK: usize = 48;
+    // Any distance past `max`: what the cells outside the band hold.
+    let far = max + 1;
     let w = b.len() + 1;
-    let mut stack = [[0usize; STACK]; 3];
+    let mut stack = [[far; STACK]; 3];
     let mut heap: Vec<usize>;
     let (mut prev2, mut prev, mut cur): (&mut [usize], &mut [usize], &mut [usize]) = if w <= STACK {
         let [x, y, z] = &mut stack;
         (&mut x[..w], &mut y[..w], &mut z[..w])
     } else {
-        heap = vec![0usize; 3 * w];
+        heap = vec![far; 3 * w];
         let (x, rest) = heap.split_at_mut(w);
         let (y, z) = rest.split_at_mut(w);
         (x, y, z)
     };
-    for (j, v) in prev.iter_mut().enumerate() {
+    for (j, v) in prev.iter_mut().enumerate().take(far) {
         *v = j;
     }
     for i in 1..=a.len() {
-        cur[0] = i;
-        let mut row_min = cur[0];
-        for j in 1..=b.len() {
+        let lo = i.saturating_sub(max).max(1);
+        let hi = (i + max).min(b.len());
+        // The cells left of the band and the one right of it are read as the row is worked
+        // out, and by the next row.
+        cur[lo - 1] = if lo == 1 { i.min(far) } else { far };
+        if hi < b.len() {
+            cur[hi + 1] = far;
+        }
+        let mut row_min = cur[lo - 1];
+        for j in lo..=hi {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(prev2[j - 2] + 1);
             }
+            let v = v.min(far);
             cur[j] = v;
             row_min = row_min.min(v);
         }
@@ -613,11 +662,11 @@ impl SearchIndex {
         f: &Fields,
         doc: &SearchDoc,
     ) -> (DocInfo, tantivy::TantivyDocument) {
-        let mut words: Vec<Box<str>> = Vec::new();
+        let mut words: Vec<Spelling> = Vec::new();
         for text in [&doc.name, &doc.title] {
             for word in tokens(&mut analyzers.plain, text) {
-                if !words.iter().any(|w| **w == *word) {
-                    words.push(word.into());
+                if !words.iter().any(|w| *w.text == *word) {
+                    words.push(Spelling::new(word.into()));
                 }
             }
         }
@@ -647,6 +696,7 @@ impl SearchIndex {
         let info = DocInfo {
             id: Arc::from(doc.id.as_str()),
             name: Arc::from(doc.name.as_str()),
+            name_chars: char_set(&lc(&doc.name)),
             title_lc: lc(&doc.title),
             words: words.into_boxed_slice(),
             terms: terms.into_boxed_slice(),
@@ -939,6 +989,7 @@ impl SearchIndex {
                     word: typed.clone(),
                     stem,
                     typos,
+                    typed_chars: char_set(&typed),
                     typed,
                     corrected: false,
                     completions: Vec::new(),
@@ -1267,9 +1318,11 @@ impl SearchIndex {
             .map(|c| c.1)
             .fold(f32::MIN_POSITIVE, f32::max);
         let max_pop = candidates.iter().map(|c| c.2).fold(0.0f64, f64::max);
+        let max_pop_ln = (1.0 + max_pop).ln();
         let query_name = canonical_name(text);
         let query_lc = lc(text);
         let query_len = query_name.chars().count();
+        let query_chars = char_set(&query_name);
         // Of a query of several words, the share of those the catalog uses that each
         // candidate contains, each word weighted by how rare it is: of `git client`, `git` says
         // more than `client` (a misspelt word counts through its typo clauses alone).
@@ -1330,7 +1383,9 @@ impl SearchIndex {
                             s += B_NAME_PREFIX * query_len as f32 / name.chars().count() as f32;
                         }
                         let typos = typos_for(query_len) as usize;
-                        if typos > 0 && edit_distance(&name, &query_name, typos).is_some() {
+                        if typos > 0
+                            && within(&name, info.name_chars, &query_name, query_chars, typos)
+                        {
                             s += B_NAME_TYPO;
                         }
                     }
@@ -1339,7 +1394,7 @@ impl SearchIndex {
                     }
                 }
                 let prior = if max_pop > 0.0 {
-                    ((1.0 + pop).ln() / (1.0 + max_pop).ln()) as f32
+                    ((1.0 + pop).ln() / max_pop_ln) as f32
                 } else {
                     0.0
                 };

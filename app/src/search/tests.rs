@@ -296,6 +296,51 @@ fn edit_distance_counts_transpositions_once() {
     assert_eq!(canonical_name(" Video  Trimmer "), "video-trimmer");
 }
 
+/// Optimal-string-alignment distance over the whole matrix, as the textbook has it: what the
+/// banded, early-stopping [`edit_distance`] must agree with.
+fn full_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+proptest::proptest! {
+    /// Words over a few letters (so that near ones are common), some past the 47 letters kept
+    /// on the stack, some not ASCII.
+    #[test]
+    fn edit_distance_agrees_with_the_whole_matrix(
+        a in "[abcé]{0,9}|a{40,50}[bc]{0,3}",
+        b in "[abcé]{0,9}|a{40,50}[bc]{0,3}",
+        max in 0usize..4,
+    ) {
+        let full = full_distance(&a, &b);
+        let expected = (full <= max).then_some(full);
+        proptest::prop_assert_eq!(edit_distance(&a, &b, max), expected);
+        // The character sets never rule out a pair within `max`.
+        proptest::prop_assert_eq!(
+            within(&a, char_set(&a), &b, char_set(&b), max),
+            expected.is_some()
+        );
+    }
+}
+
 /// Several editors by name, and players and an editor described only by their summaries.
 fn editors() -> Vec<SearchDoc> {
     let mut docs = vec![
