@@ -311,7 +311,12 @@ fn term_hash(term: &str) -> u32 {
 }
 
 fn pair_hash(first: &str, second: &str) -> u32 {
-    term_hash(first) ^ term_hash(second).rotate_left(13)
+    pair_hashes(term_hash(first), term_hash(second))
+}
+
+/// [`pair_hash`] of two words given their [`term_hash`]es.
+fn pair_hashes(first: u32, second: u32) -> u32 {
+    first ^ second.rotate_left(13)
 }
 
 /// Words of the description that count for phrase matching: its opening, where a package says
@@ -476,8 +481,12 @@ fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 struct Analyzers {
     /// Lower-cased words (names, publishers).
     plain: TextAnalyzer,
-    /// English stems (title, keywords, summary, description).
+    /// English stems (title, keywords, summary, description): the same words as `plain`,
+    /// stemmed.
     stem: TextAnalyzer,
+    /// The [`term_hash`] of each word's stem, as `stem` makes it, by word: most words of a
+    /// catalog recur, and stemming one costs more than looking it up.
+    stems: FastMap<String, u32>,
 }
 
 impl Analyzers {
@@ -485,7 +494,33 @@ impl Analyzers {
         Ok(Analyzers {
             plain: index.tokenizer_for_field(f.name)?,
             stem: index.tokenizer_for_field(f.title)?,
+            stems: FastMap::default(),
         })
+    }
+
+    /// Calls `each` with the [`term_hash`] of the stem of every word of `text`, in order: what
+    /// `stem` makes of `text`, hashed, without stemming a word seen before.
+    fn stem_hashes(&mut self, text: &str, mut each: impl FnMut(u32)) {
+        let Analyzers { plain, stem, stems } = self;
+        let mut words = plain.token_stream(text);
+        while words.advance() {
+            let word = &words.token().text;
+            let hash = match stems.get(word.as_str()) {
+                Some(hash) => *hash,
+                None => {
+                    // A word of `plain` is one token to `stem` too: its stem.
+                    let mut stemmed = stem.token_stream(word);
+                    let hash = if stemmed.advance() {
+                        term_hash(&stemmed.token().text)
+                    } else {
+                        term_hash(word)
+                    };
+                    stems.insert(word.clone(), hash);
+                    hash
+                }
+            };
+            each(hash);
+        }
     }
 }
 
@@ -673,21 +708,36 @@ impl SearchIndex {
         // The term set holds stems only: a query word is looked up as itself and as its stem,
         // and a word of the document always has its stem there, so the words as written would
         // add no match (and reading every text once more to find them cost a start time).
-        let categories = doc.categories.iter().map(|c| split_camel_case(c));
+        let categories = doc
+            .categories
+            .iter()
+            .map(|c| std::borrow::Cow::Owned(split_camel_case(c)));
         let texts = [&doc.name, &doc.title, &doc.summary, &doc.description]
             .into_iter()
-            .cloned()
-            .chain(doc.keywords.iter().cloned())
+            .chain(&doc.keywords)
+            .map(|text| std::borrow::Cow::Borrowed(text.as_str()))
             .chain(categories);
         let mut terms: Vec<u32> = Vec::new();
         let mut pairs: Vec<u32> = Vec::new();
         for (i, text) in texts.enumerate() {
-            let mut stems = tokens(&mut analyzers.stem, &text);
-            terms.extend(stems.iter().map(|w| term_hash(w)));
-            if i == 3 {
-                stems.truncate(DESCRIPTION_PAIR_WORDS);
-            }
-            pairs.extend(stems.windows(2).map(|p| pair_hash(&p[0], &p[1])));
+            // Pairs of the description's opening words only.
+            let paired = if i == 3 {
+                DESCRIPTION_PAIR_WORDS
+            } else {
+                usize::MAX
+            };
+            let mut previous: Option<u32> = None;
+            let mut n = 0;
+            analyzers.stem_hashes(&text, |hash| {
+                terms.push(hash);
+                if n < paired
+                    && let Some(previous) = previous
+                {
+                    pairs.push(pair_hashes(previous, hash));
+                }
+                previous = Some(hash);
+                n += 1;
+            });
         }
         terms.sort_unstable();
         terms.dedup();

@@ -296,6 +296,51 @@ fn edit_distance_counts_transpositions_once() {
     assert_eq!(canonical_name(" Video  Trimmer "), "video-trimmer");
 }
 
+/// The term and pair sets re-ranking reads are the hashes of what the stemming analyser makes
+/// of each text (pairs within each text, and only among the description's opening words), the
+/// stems' cache notwithstanding.
+#[test]
+fn term_and_pair_sets_are_the_stems_of_each_text() {
+    let index = SearchIndex::build(Vec::new()).unwrap();
+    let mut analyzers = Analyzers::of(&index.index, &index.f).unwrap();
+    let mut reference = Analyzers::of(&index.index, &index.f).unwrap();
+    let long: Vec<String> = (0..70).map(|i| format!("word{} running", i % 30)).collect();
+    let mut docs = catalog();
+    let mut extra = doc(
+        "x",
+        "git-client",
+        "Git Client: running clients",
+        "Über-fast editors' GitHubClient",
+        &long.join(" "),
+    );
+    extra.keywords = vec!["Version Control".into(), "git".into()];
+    extra.categories = vec!["TerminalEmulator".into(), "Development".into()];
+    docs.push(extra);
+    for doc in &docs {
+        let (info, _) = SearchIndex::prepare(&mut analyzers, &index.f, doc);
+        let texts = [&doc.name, &doc.title, &doc.summary, &doc.description]
+            .into_iter()
+            .cloned()
+            .chain(doc.keywords.iter().cloned())
+            .chain(doc.categories.iter().map(|c| split_camel_case(c)));
+        let (mut terms, mut pairs) = (Vec::new(), Vec::new());
+        for (i, text) in texts.enumerate() {
+            let mut stems = tokens(&mut reference.stem, &text);
+            terms.extend(stems.iter().map(|w| term_hash(w)));
+            if i == 3 {
+                stems.truncate(DESCRIPTION_PAIR_WORDS);
+            }
+            pairs.extend(stems.windows(2).map(|p| pair_hash(&p[0], &p[1])));
+        }
+        for set in [&mut terms, &mut pairs] {
+            set.sort_unstable();
+            set.dedup();
+        }
+        assert_eq!(*info.terms, *terms, "terms of {}", doc.name);
+        assert_eq!(*info.pairs, *pairs, "pairs of {}", doc.name);
+    }
+}
+
 /// Optimal-string-alignment distance over the whole matrix, as the textbook has it: what the
 /// banded, early-stopping [`edit_distance`] must agree with.
 fn full_distance(a: &str, b: &str) -> usize {
