@@ -26,8 +26,9 @@ use super::{DocInfo, FastMap, Result, SearchError, SearchIndex, Side};
 
 const MAGIC: &[u8; 8] = b"DEPOTSIX";
 /// Bump whenever what is indexed for a document or how changes (the schema, the analysers,
-/// [`SearchIndex::prepare`], this layout): a checkpoint of another format is not read.
-const FORMAT: u32 = 1;
+/// [`SearchIndex::prepare`], this layout): a checkpoint of another format is not read. The test
+/// `what_documents_index_is_pinned_to_the_checkpoint_format` fails until it is bumped.
+pub(super) const FORMAT: u32 = 1;
 const META: &str = "meta.json";
 const MANAGED: &str = ".managed.json";
 

@@ -341,6 +341,74 @@ fn term_and_pair_sets_are_the_stems_of_each_text() {
     }
 }
 
+/// What documents put in the index and in the side table, fingerprinted, is pinned to the
+/// checkpoint format: a start reads a checkpoint of its own format whatever build wrote it, so
+/// a change to what is indexed that left the format alone would serve documents indexed the
+/// old way. When this fails on purpose, bump `checkpoint::FORMAT` and pin the new fingerprint
+/// (the failure prints it).
+#[test]
+fn what_documents_index_is_pinned_to_the_checkpoint_format() {
+    use tantivy::schema::Value;
+    let index = SearchIndex::build(Vec::new()).unwrap();
+    let schema = index.index.schema();
+    let mut analyzers = Analyzers::of(&index.index, &index.f).unwrap();
+    let mut docs = catalog();
+    let mut extra = doc(
+        "x",
+        "git-client",
+        "Git Client: running clients",
+        "Über-fast editors' GitHubClient",
+        "",
+    );
+    // Longer than the description's words that count for phrases.
+    extra.description = (0..60).map(|i| format!("client{i} ")).collect();
+    extra.keywords = vec!["Version Control".into(), "git".into()];
+    extra.categories = vec!["TerminalEmulator".into(), "Development".into()];
+    extra.publisher = "Git Devs".into();
+    docs.push(extra);
+    let mut lines: Vec<String> = Vec::new();
+    for doc in &docs {
+        let (info, indexed) = SearchIndex::prepare(&mut analyzers, &index.f, doc);
+        let words: Vec<&str> = info.words.iter().map(|w| &*w.text).collect();
+        lines.push(format!(
+            "{} {} {} {:x} {words:?} {:?} {:?}",
+            info.id, info.name, info.title_lc, info.name_chars, info.terms, info.pairs
+        ));
+        let mut fields: Vec<String> = indexed
+            .field_values()
+            .map(|(field, value)| {
+                let value = value
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| value.as_u64().map(|n| n.to_string()))
+                    .unwrap_or_else(|| "?".into());
+                format!("{}={value}", schema.get_field_name(field))
+            })
+            .collect();
+        fields.sort();
+        lines.push(fields.join(" "));
+    }
+    // The analysers' tokens, as the index reads each field.
+    for (_, entry) in schema.fields() {
+        let field = schema.get_field(entry.name()).unwrap();
+        lines.push(format!(
+            "{} {:?}",
+            entry.name(),
+            analyse_with(
+                &index.index,
+                field,
+                "Running editors' Über-fast GitHubClient 3D"
+            )
+        ));
+    }
+    let fingerprint = term_hash(&lines.join("\n"));
+    assert_eq!(
+        (checkpoint::FORMAT, format!("{fingerprint:08x}")),
+        (1, "721f03b8".to_string()),
+        "what documents index changed: bump checkpoint::FORMAT and pin this fingerprint"
+    );
+}
+
 /// Optimal-string-alignment distance over the whole matrix, as the textbook has it: what the
 /// banded, early-stopping [`edit_distance`] must agree with.
 fn full_distance(a: &str, b: &str) -> usize {
