@@ -142,7 +142,7 @@ def main():
             "postgres": parse_import(os.path.join(raw, "import-postgres.txt")),
         },
         # Starts that build the search index (no checkpoint: a first start, or the first
-        # after an upgrade) and starts that read the checkpoint an earlier one wrote.
+        # after an upgrade that changes what is indexed) and starts that read the checkpoint an earlier one wrote.
         "cold_start": {
             "runs_s": cold,
             "median_s": statistics.median(cold),
@@ -284,7 +284,7 @@ def main():
         f"{', '.join(f'{c:.2f}' for c in warm)} s; resident memory "
         f"{results['cold_start_from_checkpoint']['rss_mib']} MiB.",
         f"* Cold start building the index (no checkpoint: a first start, or the first after an "
-        f"upgrade): {', '.join(f'{c:.2f}' for c in cold)} s; resident memory "
+        f"upgrade that changes what is indexed): {', '.join(f'{c:.2f}' for c in cold)} s; resident memory "
         f"{results['cold_start']['rss_mib']} MiB.",
         f"* A release on one process served by a second one sharing PostgreSQL, after the release "
         f"request returned: median {vis['median_ms']} ms, p90 {vis['p90_ms']} ms, max {vis['max_ms']} ms "

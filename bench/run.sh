@@ -118,7 +118,7 @@ python3 bench/workload.py --catalog "$catalog" --db "$sqlite_dir/depot-data/depo
 
 # --- Cold start: process start to /readyz answering -----------------------------------------------
 # Three starts that build the search index (checkpoints off: a first start, or the first after
-# an upgrade), then three that read the checkpoint a start before them wrote (a restart).
+# an upgrade that changes what is indexed), then three that read the checkpoint a start before them wrote (a restart).
 # The signing keys are made once, before: generating them is not part of a start.
 (cd "$sqlite_dir" && "$depot" admin export-trust >/dev/null)
 cold_start() {

@@ -4,9 +4,12 @@
 //! Building the index is most of a cold start (analysing and indexing every package's text).
 //! With a checkpoint, a start reads the file while the catalog is read from the database, and
 //! applies to the index only the packages changed since the stamp (the change log is gapless,
-//! so that is exact). Anything that does not match exactly (another format or depot version,
-//! another schema, a damaged file, a stamp the database does not have) means "no checkpoint":
-//! the index is built from the catalog as before. Checkpoints are never a source of truth.
+//! so that is exact). Anything that does not match exactly (another format or tantivy version,
+//! another schema or analysis, a damaged file, a stamp the database does not have) means "no
+//! checkpoint": the index is built from the catalog as before. Checkpoints are never a source
+//! of truth. Another depot version reads it when its format is the same: a change to what is
+//! indexed bumps `FORMAT` (a test fails until it does), so an upgrade that changes nothing
+//! indexed starts from the checkpoint its predecessor wrote.
 //!
 //! Layout: `MAGIC`, `FORMAT` (u32), a JSON header (u32 length, then the bytes), the files the
 //! header lists in order, the side table ([`encode_side`]), and a CRC-32 of everything before
@@ -50,6 +53,7 @@ type IndexFile = (String, OwnedBytes);
 
 #[derive(Serialize, Deserialize)]
 struct Header {
+    /// The depot that wrote it (for whoever reads the file; another version may read it).
     depot: String,
     tantivy: String,
     /// What the analysers make of a sample text: another stemmer gives another index.
@@ -203,7 +207,8 @@ impl SearchIndex {
     }
 
     /// Reads the checkpoint at `path` into a new in-memory index: `Ok(None)` when there is
-    /// none, an error when it cannot be used (damaged, of another format, version or schema).
+    /// none, an error when it cannot be used (damaged; of another format, tantivy version,
+    /// schema or analysis).
     pub fn read_checkpoint(path: &Path) -> Result<Option<(SearchIndex, Stamp)>> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
@@ -211,13 +216,6 @@ impl SearchIndex {
             Err(err) => return Err(err.into()),
         };
         let (header, mut body) = parse(&bytes)?;
-        if header.depot != env!("CARGO_PKG_VERSION") {
-            return Err(damaged(format!(
-                "written by depot {}, this is {}",
-                header.depot,
-                env!("CARGO_PKG_VERSION")
-            )));
-        }
         if header.schema != schema_json(&super::schema().0)? {
             return Err(damaged("written with another index schema"));
         }
