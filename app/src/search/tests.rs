@@ -296,6 +296,23 @@ fn edit_distance_counts_transpositions_once() {
     assert_eq!(canonical_name(" Video  Trimmer "), "video-trimmer");
 }
 
+/// A document with keywords, CamelCase categories, a publisher, and words that stem,
+/// capitalise or carry accents and apostrophes.
+fn git_client(description: String) -> SearchDoc {
+    SearchDoc {
+        keywords: vec!["Version Control".into(), "git".into()],
+        categories: vec!["TerminalEmulator".into(), "Development".into()],
+        publisher: "Git Devs".into(),
+        ..doc(
+            "x",
+            "git-client",
+            "Git Client: running clients",
+            "Über-fast editors' GitHubClient",
+            &description,
+        )
+    }
+}
+
 /// The term and pair sets re-ranking reads are the hashes of what the stemming analyser makes
 /// of each text (pairs within each text, and only among the description's opening words), the
 /// stems' cache notwithstanding.
@@ -306,16 +323,7 @@ fn term_and_pair_sets_are_the_stems_of_each_text() {
     let mut reference = Analyzers::of(&index.index, &index.f).unwrap();
     let long: Vec<String> = (0..70).map(|i| format!("word{} running", i % 30)).collect();
     let mut docs = catalog();
-    let mut extra = doc(
-        "x",
-        "git-client",
-        "Git Client: running clients",
-        "Über-fast editors' GitHubClient",
-        &long.join(" "),
-    );
-    extra.keywords = vec!["Version Control".into(), "git".into()];
-    extra.categories = vec!["TerminalEmulator".into(), "Development".into()];
-    docs.push(extra);
+    docs.push(git_client(long.join(" ")));
     for doc in &docs {
         let (info, _) = SearchIndex::prepare(&mut analyzers, &index.f, doc);
         let texts = [&doc.name, &doc.title, &doc.summary, &doc.description]
@@ -434,19 +442,8 @@ fn what_documents_index_is_pinned_to_the_checkpoint_format() {
     let schema = index.index.schema();
     let mut analyzers = Analyzers::of(&index.index, &index.f).unwrap();
     let mut docs = catalog();
-    let mut extra = doc(
-        "x",
-        "git-client",
-        "Git Client: running clients",
-        "Über-fast editors' GitHubClient",
-        "",
-    );
-    // Longer than the description's words that count for phrases.
-    extra.description = (0..60).map(|i| format!("client{i} ")).collect();
-    extra.keywords = vec!["Version Control".into(), "git".into()];
-    extra.categories = vec!["TerminalEmulator".into(), "Development".into()];
-    extra.publisher = "Git Devs".into();
-    docs.push(extra);
+    // Longer than the description's words that count for phrases, and each pair of them new.
+    docs.push(git_client((0..60).map(|i| format!("client{i} ")).collect()));
     // What a package state gives to index (between its branches' expiry dates).
     let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
         .unwrap()
