@@ -386,19 +386,7 @@ fn decode_side(bytes: &[u8]) -> Result<Side> {
         if key >= next_key || key_of.insert(id.to_string(), key).is_some() {
             return Err(damaged("inconsistent side table"));
         }
-        by_key.insert(
-            key,
-            DocInfo {
-                name_chars: super::char_set(&super::lc(&name)),
-                id,
-                name,
-                title_lc,
-                words,
-                terms,
-                pairs,
-                popularity: std::sync::atomic::AtomicU64::new(0.0f64.to_bits()),
-            },
-        );
+        by_key.insert(key, DocInfo::new(id, name, title_lc, words, terms, pairs));
     }
     if !b.rest.is_empty() || by_key.len() != count {
         return Err(damaged("inconsistent side table"));

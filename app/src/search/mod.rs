@@ -196,6 +196,28 @@ struct DocInfo {
 }
 
 impl DocInfo {
+    /// A document's record, with what is derived from its name and no popularity yet (see
+    /// [`SearchIndex::set_popularity`]).
+    fn new(
+        id: Arc<str>,
+        name: Arc<str>,
+        title_lc: String,
+        words: Box<[Spelling]>,
+        terms: Box<[u32]>,
+        pairs: Box<[u32]>,
+    ) -> DocInfo {
+        DocInfo {
+            name_chars: char_set(&lc(&name)),
+            id,
+            name,
+            title_lc,
+            words,
+            terms,
+            pairs,
+            popularity: AtomicU64::new(0.0f64.to_bits()),
+        }
+    }
+
     fn popularity(&self) -> f64 {
         f64::from_bits(self.popularity.load(Ordering::Relaxed))
     }
@@ -743,16 +765,14 @@ impl SearchIndex {
         terms.dedup();
         pairs.sort_unstable();
         pairs.dedup();
-        let info = DocInfo {
-            id: Arc::from(doc.id.as_str()),
-            name: Arc::from(doc.name.as_str()),
-            name_chars: char_set(&lc(&doc.name)),
-            title_lc: lc(&doc.title),
-            words: words.into_boxed_slice(),
-            terms: terms.into_boxed_slice(),
-            pairs: pairs.into_boxed_slice(),
-            popularity: AtomicU64::new(0.0f64.to_bits()),
-        };
+        let info = DocInfo::new(
+            Arc::from(doc.id.as_str()),
+            Arc::from(doc.name.as_str()),
+            lc(&doc.title),
+            words.into_boxed_slice(),
+            terms.into_boxed_slice(),
+            pairs.into_boxed_slice(),
+        );
         let mut d = tantivy::TantivyDocument::default();
         d.add_text(f.id, &doc.id);
         if let Some(ns) = doc.namespace {
