@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use tower::{Layer, Service};
@@ -62,6 +62,12 @@ pub fn around(router: Router) -> Router {
 /// The target of the access log lines (`finished processing request`), so that `RUST_LOG` can
 /// turn them off (`depot::access=warn`) and keep the request span of other lines.
 const ACCESS_LOG: &str = "depot::access";
+
+/// The request id header, in and out.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The W3C Trace Context Level 2 header telling the caller which trace its request is in.
+const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 
 /// Routes answered without the request timeout: an upload takes as long as its bytes take to
 /// arrive (its size is bounded instead).
@@ -243,9 +249,9 @@ where
                 "finished processing request"
             );
             let headers = response.headers_mut();
-            headers.insert("x-request-id", request_id);
+            headers.insert(X_REQUEST_ID, request_id);
             if let Some(value) = trace.as_ref().and_then(RequestTrace::traceresponse) {
-                headers.insert("traceresponse", value);
+                headers.insert(TRACERESPONSE, value);
             }
             Ok(response)
         })
@@ -255,7 +261,7 @@ where
 /// The caller's `x-request-id`, or a random (version 4) UUID drawn from the thread's random
 /// generator (not the kernel's: that would be a system call per request).
 fn request_id(headers: &HeaderMap) -> HeaderValue {
-    if let Some(id) = headers.get("x-request-id") {
+    if let Some(id) = headers.get(X_REQUEST_ID) {
         return id.clone();
     }
     let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();

@@ -12,21 +12,23 @@
 
 pub mod metrics;
 mod otel;
+mod text;
 
 pub use otel::{RequestTrace, bridged, shutdown};
 
 use std::fmt;
 
 use tracing::{Event, Subscriber};
-use tracing_subscriber::field::{RecordFields, Visit};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::LogFormat;
+use text::{HumanFields, TextLine};
 
 /// The log filter when `RUST_LOG` is not set.
 pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
@@ -49,29 +51,21 @@ pub fn init(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerG
             64 * 1024,
             std::io::stderr(),
         ));
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     if format == LogFormat::Json {
         otel::keep_ids_for_logs();
     }
-    let logs = match format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .with_writer(stderr.clone())
-            .event_format(WithTraceIds(
-                tracing_subscriber::fmt::format()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
-            ))
-            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
-            .with_filter(filter)
-            .boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .fmt_fields(HumanFields)
-            .with_filter(filter)
-            .boxed(),
+    let directives = std::env::var("RUST_LOG").unwrap_or_default();
+    let directives = match directives.trim() {
+        "" => DEFAULT_LOG_FILTER,
+        set => set,
+    };
+    let logs = match directives.parse::<Targets>() {
+        Ok(targets) => log_layer(format, stderr, targets),
+        Err(_) => log_layer(
+            format,
+            stderr,
+            EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
+        ),
     };
     let (traces, status) = otel::layer();
     let subscriber = tracing_subscriber::registry().with(logs).with(traces);
@@ -83,6 +77,45 @@ pub fn init(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerG
     let _ = DISPATCH.set(dispatch.downgrade());
     status.log();
     Some(guard)
+}
+
+/// The log layer in `format`, writing to `stderr`, behind `filter`.
+fn log_layer<F>(
+    format: LogFormat,
+    stderr: tracing_appender::non_blocking::NonBlocking,
+    filter: F,
+) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    F: tracing_subscriber::layer::Filter<Registry> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(stderr)
+            .event_format(WithTraceIds(
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            ))
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .with_filter(filter)
+            .boxed(),
+        // Colours for a terminal, in tracing-subscriber's own format.
+        LogFormat::Text if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+            tracing_subscriber::fmt::layer()
+                .with_writer(stderr)
+                .fmt_fields(HumanFields)
+                .with_filter(filter)
+                .boxed()
+        }
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(stderr)
+            .with_ansi(false)
+            .event_format(TextLine)
+            .fmt_fields(HumanFields)
+            .with_filter(filter)
+            .boxed(),
+    }
 }
 
 /// The installed subscriber, for looking up a span's OpenTelemetry context while formatting a
@@ -134,51 +167,5 @@ where
             ),
             None => writer.write_str(&line),
         }
-    }
-}
-
-/// Span and event fields for people: `key=value` separated by spaces, the message bare, and
-/// the `otel.*` fields (span name and kind for the exporter) left out.
-struct HumanFields;
-
-impl<'w> FormatFields<'w> for HumanFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
-        let mut visitor = HumanVisitor {
-            writer: &mut writer,
-            separate: false,
-            result: Ok(()),
-        };
-        fields.record(&mut visitor);
-        visitor.result
-    }
-}
-
-struct HumanVisitor<'a, 'w> {
-    writer: &'a mut Writer<'w>,
-    separate: bool,
-    result: fmt::Result,
-}
-
-impl Visit for HumanVisitor<'_, '_> {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "message" {
-            self.record_debug(field, &format_args!("{value}"));
-        } else {
-            self.record_debug(field, &value);
-        }
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        let name = field.name();
-        if self.result.is_err() || name.starts_with("otel.") || name.starts_with("log.") {
-            return;
-        }
-        let separator = if self.separate { " " } else { "" };
-        self.separate = true;
-        self.result = if name == "message" {
-            write!(self.writer, "{separator}{value:?}")
-        } else {
-            write!(self.writer, "{separator}{name}={value:?}")
-        };
     }
 }

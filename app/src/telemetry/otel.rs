@@ -275,9 +275,13 @@ impl RequestTrace {
 
     /// `00-{trace-id}-{span-id}-{flags}`, telling the caller which trace its request is in.
     pub fn traceresponse(&self) -> Option<axum::http::HeaderValue> {
-        let flags = if self.sampled { "01" } else { "00" };
-        let value = format!("00-{}-{}-{flags}", self.trace_id, self.span_id);
-        axum::http::HeaderValue::try_from(value).ok()
+        let mut value = [0u8; 55];
+        value[..3].copy_from_slice(b"00-");
+        hex::encode_to_slice(self.trace_id.to_bytes(), &mut value[3..35]).ok()?;
+        value[35] = b'-';
+        hex::encode_to_slice(self.span_id.to_bytes(), &mut value[36..52]).ok()?;
+        value[52..].copy_from_slice(if self.sampled { b"-01" } else { b"-00" });
+        axum::http::HeaderValue::from_bytes(&value).ok()
     }
 }
 
