@@ -116,6 +116,7 @@ fn run_server(config_file: Option<&std::path::Path>, command: Command) -> ExitCo
         print!("{}", config.to_redacted_toml());
         return ExitCode::SUCCESS;
     }
+    crate::store::configure_sqlite();
     // Dropped last: the log lines of the shutdown are written too.
     let _logs = crate::telemetry::init(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {

@@ -10,6 +10,29 @@ use sqlx::{Pool, Sqlite};
 use super::Result;
 use super::sql::impl_sql_store;
 
+/// Turns SQLite's memory statistics off for the process. Call it before anything opens a
+/// database, while no other thread runs (at the start of `main`).
+///
+/// SQLite keeps them by default: every allocation and free inside SQLite takes one global
+/// mutex to count it. sqlx copies every column of every row it reads (`sqlite3_value_dup`) on
+/// its worker thread, and the copies are freed where the rows are dropped, on the runtime's
+/// threads: the catalog read at start-up (a few hundred thousand rows) had those threads
+/// queueing on that mutex. depot never reads the statistics.
+pub fn configure_sqlite() {
+    // SAFETY: `SQLITE_CONFIG_MEMSTATUS` takes one `int` argument. `sqlite3_config` must not
+    // run while another thread is inside SQLite; the caller runs this before any other thread
+    // exists. After SQLite has initialised it returns `SQLITE_MISUSE` and changes nothing.
+    let code = unsafe {
+        libsqlite3_sys::sqlite3_config(
+            libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+            std::ffi::c_int::from(0u8),
+        )
+    };
+    if code != libsqlite3_sys::SQLITE_OK {
+        tracing::debug!(code, "SQLite's memory statistics stay on");
+    }
+}
+
 pub struct SqliteStore {
     read: Pool<Sqlite>,
     write: Pool<Sqlite>,
