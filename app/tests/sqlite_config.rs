@@ -6,7 +6,7 @@ use depot::store::{SqliteStore, Store, configure_sqlite};
 
 #[tokio::test]
 async fn sqlite_keeps_no_memory_statistics_after_configure_sqlite() {
-    configure_sqlite();
+    assert!(configure_sqlite(), "SQLite had not started yet");
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("depot.db").display());
     let store = SqliteStore::open(&url, 2).await.unwrap();

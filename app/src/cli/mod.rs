@@ -116,9 +116,15 @@ fn run_server(config_file: Option<&std::path::Path>, command: Command) -> ExitCo
         print!("{}", config.to_redacted_toml());
         return ExitCode::SUCCESS;
     }
-    crate::store::configure_sqlite();
+    // Before the log writer's thread starts: no other thread may be inside SQLite.
+    let sqlite_configured = crate::store::configure_sqlite();
     // Dropped last: the log lines of the shutdown are written too.
     let _logs = crate::telemetry::init(config.log_format);
+    if !sqlite_configured {
+        tracing::warn!(
+            "SQLite had started before depot configured it: its memory statistics stay on"
+        );
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {

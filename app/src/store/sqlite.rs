@@ -18,7 +18,10 @@ use super::sql::impl_sql_store;
 /// its worker thread, and the copies are freed where the rows are dropped, on the runtime's
 /// threads: the catalog read at start-up (a few hundred thousand rows) had those threads
 /// queueing on that mutex. depot never reads the statistics.
-pub fn configure_sqlite() {
+///
+/// Returns false when SQLite had already started (they then stay on).
+#[must_use = "say when the statistics stay on"]
+pub fn configure_sqlite() -> bool {
     // SAFETY: `SQLITE_CONFIG_MEMSTATUS` takes one `int` argument. `sqlite3_config` must not
     // run while another thread is inside SQLite; the caller runs this before any other thread
     // exists. After SQLite has initialised it returns `SQLITE_MISUSE` and changes nothing.
@@ -28,9 +31,7 @@ pub fn configure_sqlite() {
             std::ffi::c_int::from(0u8),
         )
     };
-    if code != libsqlite3_sys::SQLITE_OK {
-        tracing::debug!(code, "SQLite's memory statistics stay on");
-    }
+    code == libsqlite3_sys::SQLITE_OK
 }
 
 pub struct SqliteStore {
