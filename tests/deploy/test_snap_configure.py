@@ -1,8 +1,10 @@
-"""The snap's configure hook, run as a script against a fake `snapctl`."""
+"""The snap's configure hook, run as a script against a fake `snapctl` and depot's own binary
+(the hook has depot read the file it writes before it replaces the previous one)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tomllib
 from dataclasses import dataclass
@@ -13,6 +15,19 @@ import pytest
 from conftest import REPO
 
 HOOK = REPO / "snap/hooks/configure"
+
+
+@pytest.fixture(scope="session")
+def depot_bin() -> Path:
+    """depot's binary: DEPOT_BIN, or the debug build (built here when missing)."""
+    if given := os.environ.get("DEPOT_BIN"):
+        return Path(given)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    binary = target / "debug/depot"
+    if not binary.exists():
+        subprocess.run(["cargo", "build", "--locked", "-p", "depot", "--bin", "depot"],
+                       cwd=REPO, check=True)
+    return binary
 
 FAKE_SNAPCTL = r"""#!/bin/bash
 # Fake snapctl: options are files in $FAKE/options, every call is logged to $FAKE/calls.
@@ -67,7 +82,7 @@ class Snap:
 
 
 @pytest.fixture
-def snap(tmp_path: Path) -> Snap:
+def snap(tmp_path: Path, depot_bin: Path) -> Snap:
     fake = tmp_path / "fake"
     (fake / "bin").mkdir(parents=True)
     (fake / "options").mkdir()
@@ -77,6 +92,8 @@ def snap(tmp_path: Path) -> Snap:
     s = Snap(root=tmp_path / "snap", data=tmp_path / "data", common=tmp_path / "common", fake=fake)
     s.data.mkdir()
     s.common.mkdir()
+    (s.root / "bin").mkdir(parents=True)
+    (s.root / "bin/depot").symlink_to(depot_bin.resolve())
     s.service("inactive")
     return s
 
@@ -105,6 +122,99 @@ def test_every_option_is_mapped_onto_depots_keys(snap):
         "max_upload_size": 536870912,
         "log_format": "json",
     }
+
+
+def hook_options() -> list[str]:
+    text = HOOK.read_text()
+    table = text[text.index("options=(") : text.index(")", text.index("options=("))]
+    return re.findall(r"^  ([a-z0-9-]+):", table, re.M)
+
+
+def test_every_server_setting_is_an_option_except_the_data_directory():
+    documented = re.findall(
+        r"^\| `([a-z0-9_]+)` \|", (REPO / "docs/reference/configuration.md").read_text(), re.M
+    )
+    assert "request_timeout_secs" in documented
+    options = hook_options()
+    assert len(options) == len(set(options))
+    assert {o.replace("-", "_") for o in options} == set(documented) - {"data_dir"}
+
+
+def test_the_other_settings_are_mapped_with_their_types(snap, tmp_path):
+    key = tmp_path / "keys/store.asc"
+    snap.set(
+        metrics_listen="[::]:9100",
+        migrate_on_start="false",
+        database_max_connections="32",
+        follower_poll_interval_ms="250",
+        download_flush_interval_secs="30",
+        search_checkpoint_interval_secs="0",
+        branch_lifetime_secs="86400",
+        request_timeout_secs="60",
+        shutdown_grace_secs="10",
+        render_cache_mib="64",
+        publisher_rate_limit_per_minute="0",
+        search_rate_limit_per_minute="1200",
+        trust_forwarded_for="true",
+        blob_backend="s3",
+        s3_endpoint="https://s3.example.com:9000/",
+        s3_bucket="depot-blobs",
+        s3_region="eu-west-1",
+        s3_access_key="AKIA0123",
+        s3_secret_key='se"cr\\et',
+        authority_id="example-store",
+        store_key_file=str(key),
+    )
+    result = snap.configure()
+    assert result.returncode == 0, result.stderr
+    assert snap.config() == {
+        "data_dir": f"{snap.common}/data",
+        "metrics_listen": "[::]:9100",
+        "migrate_on_start": False,
+        "database_max_connections": 32,
+        "follower_poll_interval_ms": 250,
+        "download_flush_interval_secs": 30,
+        "search_checkpoint_interval_secs": 0,
+        "branch_lifetime_secs": 86400,
+        "request_timeout_secs": 60,
+        "shutdown_grace_secs": 10,
+        "render_cache_mib": 64,
+        "publisher_rate_limit_per_minute": 0,
+        "search_rate_limit_per_minute": 1200,
+        "trust_forwarded_for": True,
+        "blob_backend": "s3",
+        "s3_endpoint": "https://s3.example.com:9000",
+        "s3_bucket": "depot-blobs",
+        "s3_region": "eu-west-1",
+        "s3_access_key": "AKIA0123",
+        "s3_secret_key": 'se"cr\\et',
+        "authority_id": "example-store",
+        "store_key_file": str(key),
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # Each setting alone is well formed; depot refuses the combination.
+        ({"blob_backend": "s3"}, 'blob_backend = "s3" needs s3_bucket'),
+        # A whole number past what the setting holds (a u32).
+        ({"database_max_connections": "99999999999"}, "database_max_connections"),
+    ],
+)
+def test_depot_reads_the_file_before_it_replaces_the_previous_one(snap, options, message):
+    snap.set(listen="0.0.0.0:8080")
+    assert snap.configure().returncode == 0
+    before = snap.config_file.read_text()
+
+    snap.set(**options)
+    result = snap.configure()
+    assert result.returncode != 0
+    assert "depot: the configuration was refused: " in result.stderr
+    assert message in result.stderr
+    assert "depot.toml.tmp" not in result.stderr
+    assert snap.config_file.read_text() == before
+    assert not (snap.data / "depot.toml.tmp").exists()
 
 
 @pytest.mark.parametrize(
@@ -145,6 +255,16 @@ def test_valid_listen_addresses(snap, listen):
         ("max-upload-size", "2GB", "max-upload-size must be"),
         ("max-upload-size", "99999999999999999", "max-upload-size must be"),
         ("log-format", "yaml", "log-format must be text or json, not 'yaml'"),
+        ("metrics-listen", "localhost:9100", "metrics-listen must be IPv4:PORT or [IPv6]:PORT"),
+        ("request-timeout-secs", "ten", "request-timeout-secs must be a whole number"),
+        ("render-cache-mib", "-1", "render-cache-mib must be a whole number"),
+        ("render-cache-mib", "1.5", "render-cache-mib must be a whole number"),
+        ("trust-forwarded-for", "yes", "trust-forwarded-for must be true or false, not 'yes'"),
+        ("blob-backend", "gcs", "blob-backend must be fs or s3, not 'gcs'"),
+        ("s3-endpoint", "s3.example.com", "s3-endpoint must be http(s)://HOST[:PORT]"),
+        ("s3-endpoint", "https://s3.example.com/bucket", "s3-endpoint must be"),
+        ("root-key-file", "keys/root.asc", "root-key-file must be an absolute path"),
+        ("authority-id", "store\x01", "authority-id must not contain control characters"),
     ],
 )
 def test_invalid_values_fail_the_hook_and_keep_the_previous_file(snap, option, value, message):
@@ -197,12 +317,11 @@ def test_unsetting_an_option_returns_to_the_default(snap):
 
 def test_the_daemon_wrapper_serves_with_the_hooks_file(snap, tmp_path):
     """The wrapper passes the file the hook wrote to `depot serve`."""
-    bin_dir = snap.root / "bin"
-    bin_dir.mkdir(parents=True)
-    fake_depot = bin_dir / "depot"
+    assert snap.configure().returncode == 0
+    fake_depot = snap.root / "bin/depot"
+    fake_depot.unlink()
     fake_depot.write_text('#!/bin/bash\nprintf "%s\\n" "$PWD" "$@" "${DEPOT_CONFIG:-}"\n')
     fake_depot.chmod(0o755)
-    assert snap.configure().returncode == 0
     env = {"PATH": "/usr/bin:/bin", "SNAP": str(snap.root), "SNAP_DATA": str(snap.data),
            "SNAP_COMMON": str(snap.common)}
     daemon = subprocess.run([str(REPO / "snap/local/depot-daemon")], env=env,
