@@ -186,6 +186,7 @@ both_blob_backends!(
     local_copies_match,
     leftover_temporaries_are_swept,
     concurrent_identical_uploads_store_one_blob,
+    the_check_leaves_nothing_behind,
 );
 
 async fn small_blob_is_hashed_stored_and_deduplicated(kind: Kind) {
@@ -403,12 +404,76 @@ async fn concurrent_identical_uploads_store_one_blob(kind: Kind) {
     assert!(read_all(store.as_ref(), &infos[0].sha3_384, 0, None).await == *data);
 }
 
-// The HTTP API over S3, on both databases.
+async fn the_check_leaves_nothing_behind(kind: Kind) {
+    let fixture = Fixture::new(kind).await;
+    let store = fixture.store();
+    let before = fixture.stored().await;
+    store.check().await.unwrap();
+    store.check().await.unwrap();
+    assert_eq!(fixture.stored().await, before);
+}
+
+#[tokio::test]
+async fn the_check_fails_with_the_directory_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("blobs");
+    let store = FsBlobStore::open(&root).unwrap();
+    store.check().await.unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    let err = store.check().await.unwrap_err().to_string();
+    assert!(err.contains("blob directory"), "{err}");
+    assert!(err.contains(&root.display().to_string()), "{err}");
+    // The staging directory alone is not enough: the blobs' own directory must be there too.
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::write(root.join("sha3-384"), b"not a directory").unwrap();
+    let err = store.check().await.unwrap_err().to_string();
+    assert!(err.contains("is not a directory"), "{err}");
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    // Reopening puts the directories back.
+    std::fs::remove_file(root.join("sha3-384")).unwrap();
+    FsBlobStore::open(&root).unwrap();
+    store.check().await.unwrap();
+}
+
+// The HTTP API over blob storage, on both databases.
 
 both_backends!(
     publish_and_download_on_s3,
-    interrupted_upload_on_s3_leaves_nothing
+    interrupted_upload_on_s3_leaves_nothing,
+    readyz_tells_when_blob_storage_is_not_usable
 );
+
+/// `/readyz` looks at blob storage: without its directory, downloads fail, and it says so
+/// (the metadata reads go on).
+async fn readyz_tells_when_blob_storage_is_not_usable(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (status, ready) = app.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["blobs"]["status"], "ok", "{ready}");
+    assert!(ready["blobs"].get("error").is_none(), "{ready}");
+
+    let blobs = app.data_dir.path().join("blobs");
+    let away = app.data_dir.path().join("blobs-away");
+    std::fs::rename(&blobs, &away).unwrap();
+    let (status, ready) = app.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["database"], "ok", "{ready}");
+    assert_eq!(ready["blobs"]["status"], "unavailable", "{ready}");
+    let error = ready["blobs"]["error"].as_str().unwrap();
+    assert!(error.contains(&blobs.display().to_string()), "{error}");
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("blob storage is not usable: downloads and uploads fail"),
+        "{message}"
+    );
+
+    std::fs::rename(&away, &blobs).unwrap();
+    let (_, ready) = app.get("/readyz", None).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["message"], "serving reads and writes");
+}
 
 async fn s3_app(backend: Backend) -> (TestApp, Arc<S3BlobStore>, tempfile::TempDir) {
     let scratch = tempfile::tempdir().unwrap();

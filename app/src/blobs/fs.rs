@@ -156,6 +156,38 @@ impl BlobStore for FsBlobStore {
         }
         Ok(LocalBlob { path, _temp: None })
     }
+
+    /// Writes and removes an empty file where uploads are staged, and looks at the blob
+    /// directory: a missing directory, a full or read-only filesystem fail it (as root too,
+    /// which permission bits alone would not tell).
+    async fn check(&self) -> Result<(), BlobError> {
+        let probe = self
+            .root
+            .join("tmp")
+            .join(format!("readyz-{}", uuid::Uuid::new_v4()));
+        let checked: std::io::Result<()> = async {
+            let blobs = self.root.join("sha3-384");
+            if !tokio::fs::metadata(&blobs).await?.is_dir() {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory",
+                    blobs.display()
+                )));
+            }
+            tokio::fs::write(&probe, b"").await?;
+            tokio::fs::remove_file(&probe).await
+        }
+        .await;
+        checked.map_err(|err| {
+            BlobError::Io(std::io::Error::new(
+                err.kind(),
+                format!(
+                    "the blob directory {} is not usable ({err}): check that it exists, is \
+                     writable by depot and its filesystem has space",
+                    self.root.display()
+                ),
+            ))
+        })
+    }
 }
 
 #[cfg(test)]

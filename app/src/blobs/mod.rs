@@ -75,6 +75,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn size(&self, sha3_384: &str) -> Result<Option<u64>, BlobError>;
     /// The blob as a local file, for inspection.
     async fn local(&self, sha3_384: &str) -> Result<LocalBlob, BlobError>;
+    /// Whether blobs can be stored and read now (`/readyz`): the error says what to fix.
+    async fn check(&self) -> Result<(), BlobError>;
 }
 
 /// Checks that a name is 96 lowercase hex characters, so it can never escape the store.

@@ -161,7 +161,7 @@ impl S3BlobStore {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        store.check().await?;
+        store.check_bucket().await?;
         match store.sweep(STALE_AFTER).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "removed stale temporary blob uploads"),
@@ -178,7 +178,7 @@ impl S3BlobStore {
 
     /// Lists the staging area: proves the endpoint answers, the keys sign and the bucket
     /// exists and may be listed. The error says which setting to look at.
-    pub async fn check(&self) -> Result<(), BlobError> {
+    pub async fn check_bucket(&self) -> Result<(), BlobError> {
         match self.store.list_with_delimiter(Some(&self.tmp_dir())).await {
             Ok(_) => Ok(()),
             Err(err) => {
@@ -481,6 +481,10 @@ impl BlobStore for S3BlobStore {
             path: path.to_path_buf(),
             _temp: Some(path),
         })
+    }
+
+    async fn check(&self) -> Result<(), BlobError> {
+        self.check_bucket().await
     }
 }
 

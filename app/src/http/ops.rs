@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::extract::Json;
 use super::schema::ErrorBody;
 use super::schema::{
-    CatalogStatus, DatabaseStatus, FollowerStatus, Health, Readiness, ReadyStatus,
+    BlobsStatus, CatalogStatus, DatabaseStatus, FollowerStatus, Health, Readiness, ReadyStatus,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -102,28 +102,48 @@ async fn healthz() -> Json<Health> {
 /// Readiness: the catalog is loaded.
 ///
 /// When the database is away the store still serves reads from its snapshot; the body says so
-/// and writes fail until it is back.
+/// and writes fail until it is back. It checks blob storage too (a file written and removed in
+/// the blob directory, or a listing of the S3 bucket): without it, downloads and uploads fail.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     operation_id = "readyz",
-    responses((status = 200, description = "Serving; `status` says whether writes can work.", body = Readiness)),
+    responses((status = 200, description = "Serving; `status` says whether writes, downloads and uploads can work.", body = Readiness)),
 )]
 async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
     let catalog = app.catalog.snapshot();
-    let database = tokio::time::timeout(std::time::Duration::from_secs(2), app.store.ping()).await;
+    let limit = std::time::Duration::from_secs(2);
+    let (database, blobs) = tokio::join!(
+        tokio::time::timeout(limit, app.store.ping()),
+        tokio::time::timeout(limit, app.blobs.check()),
+    );
     let database_ok = matches!(database, Ok(Ok(())));
-    let follower_error = app.catalog.follower_error();
-    let message = match (database_ok, &follower_error) {
-        (false, _) => "the database is unreachable: reads are served from the in-memory catalog in degraded mode; writes fail until it is back".to_string(),
-        (true, Some(err)) => format!(
-            "the catalog is not following the change log ({err}): reads are served from a snapshot that may be stale; check the logs and depot_change_follower_errors_total"
-        ),
-        (true, None) => "serving reads and writes".to_string(),
+    let blobs_error = match blobs {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(_) => Some(format!(
+            "blob storage did not answer within {} s",
+            limit.as_secs()
+        )),
     };
+    let follower_error = app.catalog.follower_error();
+    let mut problems = Vec::new();
+    if !database_ok {
+        problems.push("the database is unreachable: reads are served from the in-memory catalog in degraded mode; writes fail until it is back".to_string());
+    } else if let Some(err) = &follower_error {
+        problems.push(format!(
+            "the catalog is not following the change log ({err}): reads are served from a snapshot that may be stale; check the logs and depot_change_follower_errors_total"
+        ));
+    }
+    if let Some(err) = &blobs_error {
+        problems.push(format!(
+            "blob storage is not usable: downloads and uploads fail until it is back ({err})"
+        ));
+    }
+    let ready = problems.is_empty();
     Json(Readiness {
-        status: if database_ok && follower_error.is_none() {
+        status: if ready {
             ReadyStatus::Ready
         } else {
             ReadyStatus::Degraded
@@ -132,6 +152,14 @@ async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
             DatabaseStatus::Ok
         } else {
             DatabaseStatus::Unreachable
+        },
+        blobs: BlobsStatus {
+            status: if blobs_error.is_some() {
+                "unavailable"
+            } else {
+                "ok"
+            },
+            error: blobs_error,
         },
         catalog: CatalogStatus {
             packages: catalog.len() as u64,
@@ -145,7 +173,11 @@ async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
             },
             error: follower_error,
         },
-        message,
+        message: if ready {
+            "serving reads and writes".to_string()
+        } else {
+            problems.join("; ")
+        },
     })
 }
 

@@ -1144,10 +1144,24 @@ pub struct Health {
 pub struct Readiness {
     pub status: ReadyStatus,
     pub database: DatabaseStatus,
+    /// Whether artifacts can be stored and read.
+    pub blobs: BlobsStatus,
     pub catalog: CatalogStatus,
     /// Whether this process keeps its catalog up to date with the change log.
     pub follower: FollowerStatus,
+    /// What works and what does not, in a sentence.
     pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlobsStatus {
+    /// `ok`, or `unavailable` when a file cannot be written in the blob directory (or the S3
+    /// bucket cannot be listed) within 2 s: downloads and uploads fail.
+    pub status: &'static str,
+    /// Why, and what to check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -1166,8 +1180,9 @@ pub struct FollowerStatus {
 pub enum ReadyStatus {
     /// Serving reads and writes.
     Ready,
-    /// The database is unreachable (reads are served from the catalog, writes fail), or the
-    /// catalog is not following the change log (reads may be stale).
+    /// The database is unreachable (reads are served from the catalog, writes fail), the
+    /// catalog is not following the change log (reads may be stale), or blob storage is not
+    /// usable (downloads and uploads fail).
     Degraded,
 }
 
