@@ -10,24 +10,23 @@
 //!   still get a trace id (the caller's, or a new one) for the logs and `traceresponse`.
 //! - Metrics: [`metrics`], Prometheus at `/metrics`.
 
+mod json;
 pub mod metrics;
 mod otel;
 mod text;
 
 pub use otel::{RequestTrace, bridged, shutdown};
 
-use std::fmt;
-
-use tracing::{Event, Subscriber};
+use tracing::Subscriber;
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::LogFormat;
+use json::JsonLine;
 use text::{HumanFields, TextLine};
 
 /// The log filter when `RUST_LOG` is not set.
@@ -91,12 +90,7 @@ where
     match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .with_writer(stderr)
-            .event_format(WithTraceIds(
-                tracing_subscriber::fmt::format()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
-            ))
+            .event_format(JsonLine)
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .with_filter(filter)
             .boxed(),
@@ -123,49 +117,25 @@ where
 static DISPATCH: std::sync::OnceLock<tracing::dispatcher::WeakDispatch> =
     std::sync::OnceLock::new();
 
-/// Puts `"trace_id"` and `"span_id"` first in every JSON log line written inside a span.
-struct WithTraceIds<F>(F);
-
-impl<S, N, F> FormatEvent<S, N> for WithTraceIds<F>
+/// The trace and span ids a log line written in an event's span carries: the innermost span's
+/// own (a store call's, inside its request's) when traces are exported, else the request's.
+fn trace_ids<S, N>(
+    ctx: &FmtContext<'_, S, N>,
+) -> Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
-    F: FormatEvent<S, N>,
 {
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let ids = if otel::bridged() {
-            // The innermost span's own ids: a store call's, inside its request's.
-            DISPATCH
-                .get()
-                .and_then(tracing::dispatcher::WeakDispatch::upgrade)
-                .and_then(|dispatch| {
-                    ctx.event_scope()?
-                        .find_map(|span| otel::span_ids(&span.id(), &dispatch))
-                })
-        } else {
-            ctx.event_scope().and_then(|mut scope| {
-                scope.find_map(|span| {
-                    let trace = *span.extensions().get::<RequestTrace>()?;
-                    Some((trace.trace_id, trace.span_id))
-                })
-            })
-        };
-        let Some((trace_id, span_id)) = ids else {
-            return self.0.format_event(ctx, writer, event);
-        };
-        let mut line = String::with_capacity(256);
-        self.0.format_event(ctx, Writer::new(&mut line), event)?;
-        match line.strip_prefix('{') {
-            Some(rest) => write!(
-                writer,
-                "{{\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\",{rest}"
-            ),
-            None => writer.write_str(&line),
-        }
+    if otel::bridged() {
+        let dispatch = DISPATCH
+            .get()
+            .and_then(tracing::dispatcher::WeakDispatch::upgrade)?;
+        ctx.event_scope()?
+            .find_map(|span| otel::span_ids(&span.id(), &dispatch))
+    } else {
+        ctx.event_scope()?.find_map(|span| {
+            let trace = *span.extensions().get::<RequestTrace>()?;
+            Some((trace.trace_id, trace.span_id))
+        })
     }
 }

@@ -137,11 +137,11 @@ where
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         write_timestamp(&mut writer, SystemTime::now())?;
         writer.write_str(match *meta.level() {
-            Level::TRACE => "TRACE ",
-            Level::DEBUG => "DEBUG ",
-            Level::INFO => " INFO ",
-            Level::WARN => " WARN ",
-            Level::ERROR => "ERROR ",
+            Level::TRACE => " TRACE ",
+            Level::DEBUG => " DEBUG ",
+            Level::INFO => "  INFO ",
+            Level::WARN => "  WARN ",
+            Level::ERROR => " ERROR ",
         })?;
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -164,9 +164,9 @@ where
     }
 }
 
-/// `now` as RFC 3339 in UTC to the microsecond (`2026-11-24T08:01:21.797493Z`) and a space.
-/// The part up to the second is formatted once a second per thread.
-fn write_timestamp(writer: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
+/// `now` as RFC 3339 in UTC to the microsecond (`2026-11-24T08:01:21.797493Z`). The part up
+/// to the second is formatted once a second per thread.
+pub(super) fn write_timestamp(writer: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
     thread_local! {
         static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
     }
@@ -187,7 +187,7 @@ fn write_timestamp(writer: &mut impl fmt::Write, now: SystemTime) -> fmt::Result
         writer.write_str(text)
     })?;
     let micros = since.subsec_micros();
-    let mut digits = *b"000000Z ";
+    let mut digits = *b"000000Z";
     let mut rest = micros;
     for digit in digits[..6].iter_mut().rev() {
         *digit = b'0' + (rest % 10) as u8;
@@ -327,11 +327,11 @@ mod tests {
                 write_timestamp(&mut text, at).unwrap();
                 let expected = chrono::DateTime::<chrono::Utc>::from(at)
                     .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-                assert_eq!(text, format!("{expected} "));
+                assert_eq!(text, expected);
                 last = text;
             }
         }
-        assert_eq!(last, "9999-12-31T23:59:59.999999Z ");
+        assert_eq!(last, "9999-12-31T23:59:59.999999Z");
     }
 
     proptest::proptest! {
