@@ -234,47 +234,30 @@ impl<W: fmt::Write> fmt::Write for Escaped<'_, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::test_lines::Lines;
     use std::io;
-    use std::sync::{Arc, Mutex};
     use tracing_subscriber::fmt::format::JsonFields;
     use tracing_subscriber::layer::SubscriberExt;
 
-    /// Lines written by a layer, kept for the test.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Lines {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Lines {
-        /// The lines, each with its timestamp replaced by `T` (checked on their own in the
-        /// text format's tests) and, with `ids`, without the `trace_id` and `span_id` depot
-        /// puts first.
-        fn untimed(&self, ids: bool) -> Vec<String> {
-            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-            assert!(text.ends_with('\n'));
-            text.lines()
-                .map(|line| {
-                    let line = if ids && line.starts_with("{\"trace_id\":") {
-                        let at = line.find("\"timestamp\"").unwrap();
-                        format!("{{{}", &line[at..])
-                    } else {
-                        line.to_string()
-                    };
-                    let at = line.find("\"timestamp\":\"").unwrap() + 13;
-                    let time = &line[at..at + 27];
-                    assert!(time.ends_with('Z'), "{line}");
-                    format!("{}T{}", &line[..at], &line[at + 27..])
-                })
-                .collect()
-        }
+    /// The lines, each with its timestamp replaced by `T` (checked on their own in the text
+    /// format's tests) and, with `ids`, without the `trace_id` and `span_id` depot puts first.
+    fn untimed(lines: &Lines, ids: bool) -> Vec<String> {
+        lines
+            .text()
+            .lines()
+            .map(|line| {
+                let line = if ids && line.starts_with("{\"trace_id\":") {
+                    let at = line.find("\"timestamp\"").unwrap();
+                    format!("{{{}", &line[at..])
+                } else {
+                    line.to_string()
+                };
+                let at = line.find("\"timestamp\":\"").unwrap() + 13;
+                let time = &line[at..at + 27];
+                assert!(time.ends_with('Z'), "{line}");
+                format!("{}T{}", &line[..at], &line[at + 27..])
+            })
+            .collect()
     }
 
     #[test]
@@ -364,8 +347,8 @@ mod tests {
             )
             .unwrap();
         });
-        let lines = ours.untimed(false);
-        let (ours, stock) = (ours.untimed(true), stock.untimed(false));
+        let lines = untimed(&ours, false);
+        let (ours, stock) = (untimed(&ours, true), untimed(&stock, false));
         assert_eq!(ours.len(), 5);
         for (ours, stock) in ours.iter().zip(&stock) {
             assert_eq!(ours, stock);

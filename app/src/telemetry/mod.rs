@@ -13,6 +13,8 @@
 mod json;
 pub mod metrics;
 mod otel;
+#[cfg(test)]
+mod test_lines;
 mod text;
 
 pub use otel::{RequestTrace, bridged, shutdown};

@@ -199,38 +199,22 @@ pub(super) fn write_timestamp(writer: &mut impl fmt::Write, now: SystemTime) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::test_lines::Lines;
     use std::io;
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
     use tracing_subscriber::layer::SubscriberExt;
 
-    /// Lines written by a layer, kept for the test.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Lines {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Lines {
-        /// The lines without their timestamps (checked on their own below).
-        fn untimed(&self) -> Vec<String> {
-            String::from_utf8(self.0.lock().unwrap().clone())
-                .unwrap()
-                .lines()
-                .map(|line| {
-                    let (time, rest) = line.split_at(27);
-                    assert!(time.ends_with('Z'), "{line}");
-                    rest.to_string()
-                })
-                .collect()
-        }
+    /// The lines without their timestamps (checked on their own below).
+    fn untimed(lines: &Lines) -> Vec<String> {
+        lines
+            .text()
+            .lines()
+            .map(|line| {
+                let (time, rest) = line.split_at(27);
+                assert!(time.ends_with('Z'), "{line}");
+                rest.to_string()
+            })
+            .collect()
     }
 
     #[test]
@@ -301,7 +285,7 @@ mod tests {
             )
             .unwrap();
         });
-        let (ours, stock) = (ours.untimed(), stock.untimed());
+        let (ours, stock) = (untimed(&ours), untimed(&stock));
         assert_eq!(ours.len(), 5);
         assert_eq!(ours, stock);
         assert!(ours[1].starts_with(
