@@ -1107,6 +1107,198 @@ async fn file_resources_are_uploaded_released_and_served(backend: Backend) {
     assert_eq!(error_code(&body), "resource-not-found");
 }
 
+/// charmcraft's `upload-resource --arch` and `set-resource-architectures`: a resource revision
+/// keeps the bases it was pushed with, and its publisher can change them, all at once or not
+/// at all.
+async fn resource_revisions_carry_their_bases(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let metadata = format!(
+        "{}resources:\n  data:\n    type: file\n    filename: data.bin\n",
+        fixtures::charm_metadata(NAME)
+    );
+    let charm = fixtures::build_charm(f.dir.path(), &metadata, Some(&fixtures::manifest(JAMMY)));
+    let (status, body) = f.app.push("charm", NAME, &charm, &f.token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let revisions_url = format!("/v1/charm/{NAME}/resources/data/revisions");
+    let all = json!([{"name": "all", "channel": "all", "architectures": ["all"]}]);
+
+    // Pushed with architectures (sorted, each once), and without (every one).
+    let id = upload_file(&f, 1).await;
+    let (status, body) = f
+        .app
+        .post(
+            &revisions_url,
+            Some(&f.token),
+            json!({"upload-id": id, "type": "file", "bases": [
+                {"name": "all", "channel": "all", "architectures": ["arm64", "amd64", "arm64"]}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = upload_file(&f, 2).await;
+    let (status, body) = f
+        .app
+        .post(&revisions_url, Some(&f.token), json!({"upload-id": id}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Bases that are not valid are refused, and leave no revision behind.
+    let id = upload_file(&f, 3).await;
+    for (bases, message) in [
+        (json!([]), "from 1 to 16 bases"),
+        (
+            json!([{"architectures": ["amd46"]}]),
+            "unknown architecture \"amd46\"",
+        ),
+        (
+            json!([{"architectures": ["all", "amd64"]}]),
+            "give it alone",
+        ),
+        (json!([{"architectures": []}]), "at least one architecture"),
+        (json!([{"name": "ubuntu 22.04"}]), "a base's name"),
+    ] {
+        let (status, body) = f
+            .app
+            .post(
+                &revisions_url,
+                Some(&f.token),
+                json!({"upload-id": id, "bases": bases}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error_code(&body), "invalid-bases");
+        assert!(
+            body["error-list"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(message),
+            "{body}"
+        );
+    }
+    let revisions = resource_revisions(&f).await;
+    assert_eq!(revisions.len(), 2);
+    assert_eq!(revisions[0]["revision"], 2);
+    assert_eq!(revisions[0]["bases"], all);
+    assert_eq!(
+        revisions[1]["bases"],
+        json!([{"name": "all", "channel": "all", "architectures": ["amd64", "arm64"]}])
+    );
+    assert!(revisions[1].get("updated-at").is_none(), "{}", revisions[1]);
+
+    // set-resource-architectures: both revisions at once.
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            &revisions_url,
+            Some(&f.token),
+            Some(json!({"resource-revision-updates": [
+                {"revision": 2, "bases": [{"name": "all", "channel": "all", "architectures": ["riscv64"]}]},
+                {"revision": 1, "bases": [{"architectures": ["all"]}]},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"num-resource-revisions-updated": 2}));
+    let revisions = resource_revisions(&f).await;
+    assert_eq!(
+        revisions[0]["bases"],
+        json!([{"name": "all", "channel": "all", "architectures": ["riscv64"]}])
+    );
+    assert_eq!(revisions[1]["bases"], all);
+    for revision in &revisions {
+        let at = revision["updated-at"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+    }
+
+    // All or nothing: a revision that does not exist undoes the one before it.
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            &revisions_url,
+            Some(&f.token),
+            Some(json!({"resource-revision-updates": [
+                {"revision": 1, "bases": [{"architectures": ["s390x"]}]},
+                {"revision": 9, "bases": [{"architectures": ["s390x"]}]},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_code(&body), "resource-revision-not-found");
+    assert_eq!(resource_revisions(&f).await[1]["bases"], all);
+
+    for (update, code) in [
+        (json!({"resource-revision-updates": []}), "invalid-request"),
+        (
+            json!({"resource-revision-updates": [
+                {"revision": 1, "bases": [{}]}, {"revision": 1, "bases": [{}]}
+            ]}),
+            "invalid-request",
+        ),
+        (
+            json!({"resource-revision-updates": [{"revision": 0, "bases": [{}]}]}),
+            "invalid-request",
+        ),
+        (
+            json!({"resource-revision-updates": [{"revision": 1, "bases": [{"architectures": ["x86"]}]}]}),
+            "invalid-bases",
+        ),
+    ] {
+        let (status, body) = f
+            .app
+            .call(Method::PATCH, &revisions_url, Some(&f.token), Some(update))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error_code(&body), code, "{body}");
+    }
+    let update = json!({"resource-revision-updates": [{"revision": 1, "bases": [{}]}]});
+    // Only the charm's publisher; only resources the charm has.
+    let mallory = f.app.account("mallory", &[]).await;
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            &revisions_url,
+            Some(&mallory),
+            Some(update.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = f
+        .app
+        .call(
+            Method::PATCH,
+            &format!("/v1/charm/{NAME}/resources/nope/revisions"),
+            Some(&f.token),
+            Some(update.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(error_code(&body), "resource-not-found");
+    let (status, _) = f
+        .app
+        .call(Method::PATCH, &revisions_url, None, Some(update))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Uploads a small file; its upload id.
+async fn upload_file(f: &Fixture, i: u32) -> String {
+    let file = f.dir.path().join(format!("data-{i}.bin"));
+    std::fs::write(&file, format!("data {i}\n")).unwrap();
+    let (status, body) = f.app.upload(&file, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["upload_id"].as_str().unwrap().to_string()
+}
+
+/// The revisions of resource `data`, as charmcraft's `resource-revisions` reads them.
+async fn resource_revisions(f: &Fixture) -> Vec<Value> {
+    let url = format!("/v1/charm/{NAME}/resources/data/revisions");
+    let (status, body) = f.app.get(&url, Some(&f.token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["revisions"].as_array().unwrap().clone()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -1121,4 +1313,5 @@ both_backends!(
     bad_requests,
     info_in_jujus_shape,
     file_resources_are_uploaded_released_and_served,
+    resource_revisions_carry_their_bases,
 );

@@ -128,6 +128,11 @@ step upload-resource "$NAME" data --filepath "$WORK/data.bin"
 step resource-revisions "$NAME" data
 step release "$NAME" --revision 1 --channel 2.0/edge --resource data:1
 step close "$NAME" edge
+# Resource architectures: a second revision uploaded for two, the first one re-tagged.
+step upload-resource "$NAME" data --filepath "$WORK/data.bin" --arch amd64,arm64
+step set-resource-architectures "$NAME" data --revision=1 arm64,s390x
+grep -q "arm64,s390x" "$WORK/out.txt" || { echo "set-resource-architectures: no arm64,s390x in its output" >&2; exit 1; }
+step resource-revisions "$NAME" data
 
 # Charm libraries: depot assigns the id (charmcraft 4.5's create-lib no longer does), then
 # charmcraft publishes two versions, lists them, and another charm fetches the newest.
@@ -205,8 +210,11 @@ assert ("2.0/edge", 1) in channels, channels
 tracks = {t["name"] for t in json.load(open(f"{work}/metadata.json"))["metadata"]["tracks"]}
 assert tracks == {"latest", "2.0"}, tracks
 revisions = json.load(open(f"{work}/resource-revisions.json"))["revisions"]
-assert [r["revision"] for r in revisions] == [1], revisions
-assert revisions[0]["sha256"] == hashlib.sha256(data).hexdigest()
+assert [r["revision"] for r in revisions] == [2, 1], revisions
+assert all(r["sha256"] == hashlib.sha256(data).hexdigest() for r in revisions), revisions
+arches = {r["revision"]: r["bases"][0]["architectures"] for r in revisions}
+assert arches == {2: ["amd64", "arm64"], 1: ["arm64", "s390x"]}, arches
+assert "updated-at" in revisions[1] and "updated-at" not in revisions[0], revisions
 result = json.load(open(f"{work}/refresh.json"))["results"][0]
 assert result["result"] == "install", result
 assert result["effective-channel"] == "2.0/edge", result

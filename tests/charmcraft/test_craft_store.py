@@ -75,6 +75,18 @@ def test_publisher_flow(env):
     resource_revisions = client.list_resource_revisions(NAME, "data")
     assert [r.revision for r in resource_revisions] == [1]
     assert resource_revisions[0].sha384 == hashlib.sha384(data.read_bytes()).hexdigest()
+    assert [b.architectures for b in resource_revisions[0].bases] == [["all"]]
+    assert resource_revisions[0].updated_at is None
+    updated = client.update_resource_revision(
+        NAME,
+        "data",
+        revision=1,
+        bases=[models.RequestCharmResourceBase(architectures=["riscv64", "amd64"])],
+    )
+    assert updated == 1
+    (resource_revision,) = client.list_resource_revisions(NAME, "data")
+    assert [b.architectures for b in resource_revision.bases] == [["amd64", "riscv64"]]
+    assert resource_revision.updated_at is not None
 
     released = gateway.release(
         NAME,

@@ -28,12 +28,16 @@ use super::{ApiError, ApiResult, AppState, Auth, MaybeAuth};
 use crate::auth::Scope;
 use crate::domain::Namespace;
 use crate::inspect::CharmResource;
-use crate::store::{NewResourceRevision, PackageState, ResourceRevision};
+use crate::store::{NewResourceRevision, PackageState, ResourceBase, ResourceRevision};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_resources))
-        .routes(routes!(list_resource_revisions, push_resource_revision))
+        .routes(routes!(
+            list_resource_revisions,
+            push_resource_revision,
+            update_resource_revisions
+        ))
         .routes(routes!(resource_review))
         .routes(routes!(juju_resource_revisions))
         .routes(routes!(download_resource))
@@ -182,11 +186,90 @@ pub struct PushResourceRequest {
     /// `file` (the default) or `oci-image` (not supported).
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
-    /// Accepted and not used: a file resource serves every base.
+    /// What the revision is for (charmcraft's `upload-resource --arch`); every base and
+    /// architecture when absent.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
-    #[allow(dead_code)]
-    pub bases: Option<Value>,
+    #[schema(nullable = false)]
+    pub bases: Option<Vec<ResourceBaseRequest>>,
+}
+
+/// The architectures a resource revision may name, besides `all`.
+pub const ARCHITECTURES: &[&str] = &["amd64", "arm64", "armhf", "ppc64el", "riscv64", "s390x"];
+
+/// A base as a request gives it; each field defaults to `all`.
+#[derive(Deserialize, ToSchema)]
+pub struct ResourceBaseRequest {
+    #[serde(default)]
+    #[schema(nullable = false, example = "all")]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(nullable = false, example = "all")]
+    pub channel: Option<String>,
+    /// `all`, or some of `amd64`, `arm64`, `armhf`, `ppc64el`, `riscv64`, `s390x`.
+    #[serde(default)]
+    #[schema(nullable = false, example = json!(["amd64", "arm64"]))]
+    pub architectures: Option<Vec<String>>,
+}
+
+/// Checks and normalises the bases a request gives: at least one (at most 16); names and
+/// channels short text; architectures `all` alone or known ones, each once, sorted.
+fn bases_of(given: Vec<ResourceBaseRequest>) -> ApiResult<Vec<ResourceBase>> {
+    let invalid = |message: String| ApiError::bad_request("invalid-bases", message);
+    if given.is_empty() || given.len() > 16 {
+        return Err(invalid(format!(
+            "bases must list from 1 to 16 bases, not {}",
+            given.len()
+        )));
+    }
+    let text = |value: Option<String>, what: &str| -> ApiResult<String> {
+        let value = value.unwrap_or_else(|| "all".into());
+        let valid = !value.is_empty()
+            && value.len() <= 64
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if valid {
+            Ok(value)
+        } else {
+            Err(invalid(format!(
+                "a base's {what} must be 1 to 64 letters, digits, '.', '-' or '_', not {value:?}"
+            )))
+        }
+    };
+    given
+        .into_iter()
+        .map(|base| {
+            let name = text(base.name, "name")?;
+            let channel = text(base.channel, "channel")?;
+            let mut architectures = base.architectures.unwrap_or_else(|| vec!["all".into()]);
+            if let Some(unknown) = architectures
+                .iter()
+                .find(|a| *a != "all" && !ARCHITECTURES.contains(&a.as_str()))
+            {
+                return Err(invalid(format!(
+                    "unknown architecture {unknown:?}: use all, or some of {}",
+                    ARCHITECTURES.join(", ")
+                )));
+            }
+            architectures.sort();
+            architectures.dedup();
+            if architectures.is_empty() {
+                return Err(invalid(
+                    "a base must name at least one architecture (or all)".into(),
+                ));
+            }
+            if architectures.len() > 1 && architectures.iter().any(|a| a == "all") {
+                return Err(invalid(
+                    "`all` already covers every architecture: give it alone".into(),
+                ));
+            }
+            Ok(ResourceBase {
+                name,
+                channel,
+                architectures,
+            })
+        })
+        .collect()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -233,7 +316,7 @@ async fn sha512_of(app: &AppState, sha3_384: &str) -> ApiResult<String> {
     security(("macaroon" = [])),
     responses(
         (status = 200, description = "The revision was made; its status URL.", body = PushResourceResponse),
-        (status = 400, description = "`resource-type-not-supported`: an `oci-image` resource; `invalid-json`.", body = ErrorBody),
+        (status = 400, description = "`resource-type-not-supported`: an `oci-image` resource; `invalid-bases`; `invalid-json`.", body = ErrorBody),
         (status = 413, description = "`body-too-large`.", body = ErrorBody),
         (status = 415, description = "`invalid-json`: not `Content-Type: application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid-json`: the body is JSON but not a push request.", body = ErrorBody),
@@ -275,6 +358,10 @@ async fn push_resource_revision(
             ),
         )
     })?;
+    let bases = match body.bases {
+        Some(given) => bases_of(given)?,
+        None => ResourceBase::every(),
+    };
     let sha512 = sha512_of(&app, &upload.sha3_384).await?;
     let (revision, seq) = app
         .store
@@ -285,6 +372,7 @@ async fn push_resource_revision(
             upload_id: upload.id.clone(),
             sha512,
             created_by: principal.account.id.clone(),
+            bases,
         })
         .await?;
     app.settle(seq).await;
@@ -313,9 +401,13 @@ pub struct ResourceRevisionView {
     pub sha512: String,
     #[serde(rename = "sha3-384")]
     pub sha3_384: String,
-    /// Always every base: `[{"name": "all", "channel": "all", "architectures": ["all"]}]`.
-    #[schema(value_type = Vec<Object>)]
-    pub bases: Value,
+    /// What the revision is for: `[{"name": "all", "channel": "all", "architectures":
+    /// ["all"]}]` unless its publisher said.
+    pub bases: Vec<ResourceBase>,
+    /// When its bases were last changed (`set-resource-architectures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime, nullable = false)]
+    pub updated_at: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -371,10 +463,105 @@ async fn list_resource_revisions(
             sha384: r.sha384.clone(),
             sha512: r.sha512.clone(),
             sha3_384: r.sha3_384.clone(),
-            bases: json!([{"name": "all", "channel": "all", "architectures": ["all"]}]),
+            bases: r.bases.clone(),
+            updated_at: r.updated_at.map(time),
         })
         .collect();
     Ok(Json(ResourceRevisionList { revisions }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct UpdateResourceRevisionsRequest {
+    /// The revisions to change, each with its new bases (1 to 1000).
+    pub resource_revision_updates: Vec<ResourceRevisionUpdate>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResourceRevisionUpdate {
+    #[schema(minimum = 1, example = 1)]
+    pub revision: u32,
+    pub bases: Vec<ResourceBaseRequest>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct UpdateResourceRevisionsResponse {
+    pub num_resource_revisions_updated: usize,
+}
+
+/// Sets the bases (architectures) of resource revisions: charmcraft's
+/// `set-resource-architectures`. All the updates are made, or none.
+#[utoipa::path(
+    patch,
+    path = "/v1/{namespace}/{name}/resources/{resource}/revisions",
+    tag = "publisher",
+    operation_id = "update-resource-revisions",
+    params(
+        ("namespace" = String, Path, description = "`charm`."),
+        ("name" = String, Path, description = "The charm name.", example = "hello-charm"),
+        ("resource" = String, Path, description = "The resource.", example = "data"),
+    ),
+    request_body(content = UpdateResourceRevisionsRequest, content_type = "application/json"),
+    security(("macaroon" = [])),
+    responses(
+        (status = 200, description = "The revisions were updated; how many.", body = UpdateResourceRevisionsResponse),
+        (status = 400, description = "`invalid-request`: no updates, too many, or a revision twice; `invalid-bases`; `resource-revision-not-found`: a revision that was never uploaded; `invalid-json`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 403, description = "`permission-denied`.", body = ErrorBody),
+        (status = 404, description = "`package-not-found`, `resource-not-found`; `not-found`.", body = ErrorBody),
+        (status = 413, description = "`body-too-large`.", body = ErrorBody),
+        (status = 415, description = "`invalid-json`: not `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: the body is JSON but not an update request.", body = ErrorBody),
+    ),
+)]
+async fn update_resource_revisions(
+    State(app): State<AppState>,
+    Path((namespace, name, resource)): Path<(String, String, String)>,
+    Auth(principal): Auth,
+    Json(body): Json<UpdateResourceRevisionsRequest>,
+) -> ApiResult<Json<UpdateResourceRevisionsResponse>> {
+    charm_only(&namespace)?;
+    let found =
+        authorized_package(&app, &principal, &namespace, &name, Scope::PackageUpload).await?;
+    let known = declared(&found).iter().any(|d| d.name == resource)
+        || found.resources.revisions.iter().any(|r| r.name == resource);
+    if !known {
+        return Err(resource_not_found(&name, &resource));
+    }
+    let updates = body.resource_revision_updates;
+    if updates.is_empty() || updates.len() > 1000 {
+        return Err(ApiError::bad_request(
+            "invalid-request",
+            format!(
+                "resource-revision-updates must list from 1 to 1000 updates, not {}",
+                updates.len()
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut checked = Vec::with_capacity(updates.len());
+    for update in updates {
+        if update.revision == 0 || !seen.insert(update.revision) {
+            return Err(ApiError::bad_request(
+                "invalid-request",
+                format!(
+                    "revision {} is not a revision number, or is given twice",
+                    update.revision
+                ),
+            ));
+        }
+        checked.push((update.revision, bases_of(update.bases)?));
+    }
+    let (updated, seq) = app
+        .store
+        .update_resource_bases(&found.package.id, &resource, checked, &principal.account.id)
+        .await?;
+    app.settle(seq).await;
+    tracing::info!(charm = %name, resource = %resource, updated, "resource revision bases set");
+    Ok(Json(UpdateResourceRevisionsResponse {
+        num_resource_revisions_updated: updated,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -138,6 +138,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         new: NewResourceRevision,
     ) -> Result<(ResourceRevision, Seq)>;
+    /// Sets the bases of revisions of charm resource `name`, all or none (`updated_by` is the
+    /// account doing it); the number updated. A revision that does not exist is
+    /// `resource-revision-not-found`.
+    async fn update_resource_bases(
+        &self,
+        package_id: &str,
+        name: &str,
+        updates: Vec<(u32, Vec<ResourceBase>)>,
+        updated_by: &str,
+    ) -> Result<(usize, Seq)>;
     async fn create_tracks(&self, package_id: &str, tracks: Vec<NewTrack>) -> Result<(usize, Seq)>;
     /// Registers a charm library name under its charm and assigns the library its id.
     async fn create_library(&self, new: NewLibrary) -> Result<(CharmLibrary, Seq)>;

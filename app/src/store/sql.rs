@@ -257,6 +257,10 @@ pub(crate) struct ResourceRevisionRow {
     pub size: i64,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
+    /// JSON: `[{"name", "channel", "architectures"}]`.
+    pub bases: String,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<String>,
 }
 
 impl ResourceRevisionRow {
@@ -274,12 +278,17 @@ impl ResourceRevisionRow {
                 .map_err(|_| StoreError::Corrupt("negative size".into()))?,
             created_at: self.created_at,
             created_by: self.created_by,
+            bases: serde_json::from_str(&self.bases).map_err(|e| {
+                StoreError::Corrupt(format!("resource revision bases {:?}: {e}", self.bases))
+            })?,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by,
         })
     }
 }
 
 pub(crate) const RESOURCE_REVISION_COLUMNS: &str = "package_id, name, revision, kind, upload_id, \
-     sha3_384, sha256, sha384, sha512, size, created_at, created_by";
+     sha3_384, sha256, sha384, sha512, size, created_at, created_by, bases, updated_at, updated_by";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct LibraryRow {
@@ -1304,10 +1313,15 @@ macro_rules! impl_sql_store {
                         .map_err(|_| StoreError::Corrupt("negative size".into()))?,
                     created_at: now,
                     created_by: new.created_by.clone(),
+                    bases: new.bases.clone(),
+                    updated_at: None,
+                    updated_by: None,
                 };
+                let bases = serde_json::to_string(&resource.bases)
+                    .map_err(|e| StoreError::Corrupt(format!("resource bases: {e}")))?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO resource_revisions ({RESOURCE_REVISION_COLUMNS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, NULL)"
                 )))
                 .bind(&new.package_id)
                 .bind(&resource.name)
@@ -1321,6 +1335,7 @@ macro_rules! impl_sql_store {
                 .bind(upload.size)
                 .bind(now)
                 .bind(&resource.created_by)
+                .bind(&bases)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE uploads SET package_id = $2 WHERE id = $1")
@@ -1339,6 +1354,57 @@ macro_rules! impl_sql_store {
                     .await?;
                 tx.commit().await?;
                 Ok((resource, seq))
+            }
+
+            #[tracing::instrument(skip_all, err(level = "debug"), fields(package_id = %package_id))]
+            async fn update_resource_bases(
+                &self,
+                package_id: &str,
+                name: &str,
+                updates: Vec<(u32, Vec<$crate::store::ResourceBase>)>,
+                updated_by: &str,
+            ) -> $crate::store::Result<(usize, $crate::store::Seq)> {
+                use $crate::store::StoreError;
+                let now = chrono::Utc::now();
+                let mut tx = self.write.begin().await?;
+                self.lock_package(&mut tx, package_id, now).await?;
+                let mut revisions = Vec::with_capacity(updates.len());
+                for (revision, bases) in &updates {
+                    let bases = serde_json::to_string(bases)
+                        .map_err(|e| StoreError::Corrupt(format!("resource bases: {e}")))?;
+                    let updated = sqlx::query(
+                        "UPDATE resource_revisions SET bases = $1, updated_at = $2, updated_by = $3 \
+                         WHERE package_id = $4 AND name = $5 AND revision = $6",
+                    )
+                    .bind(&bases)
+                    .bind(now)
+                    .bind(updated_by)
+                    .bind(package_id)
+                    .bind(name)
+                    .bind(i64::from(*revision))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if updated == 0 {
+                        // Dropping the transaction undoes the updates before this one.
+                        return Err(StoreError::invalid(
+                            "resource-revision-not-found",
+                            format!("resource {name:?} has no revision {revision}"),
+                        ));
+                    }
+                    revisions.push(*revision);
+                }
+                let seq = self
+                    .append_change(
+                        &mut tx,
+                        "resource-updated",
+                        Some(package_id),
+                        Some(updated_by),
+                        serde_json::json!({"resource": name, "revisions": revisions}),
+                    )
+                    .await?;
+                tx.commit().await?;
+                Ok((revisions.len(), seq))
             }
 
             #[tracing::instrument(skip_all, err(level = "debug"))]

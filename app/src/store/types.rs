@@ -521,6 +521,34 @@ pub struct ResourceRevision {
     pub size: u64,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
+    /// What the revision is for; one base of every architecture unless the publisher said.
+    pub bases: Vec<ResourceBase>,
+    /// When its bases were last changed, and by whom.
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<String>,
+}
+
+/// A base a resource revision is for, in craft-store's shape: `all`/`all` and architectures
+/// (`all` for every one) is what charmcraft sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ResourceBase {
+    #[schema(example = "all")]
+    pub name: String,
+    #[schema(example = "all")]
+    pub channel: String,
+    #[schema(example = json!(["amd64", "arm64"]))]
+    pub architectures: Vec<String>,
+}
+
+impl ResourceBase {
+    /// Every base and architecture: what a revision is for unless its publisher said.
+    pub fn every() -> Vec<ResourceBase> {
+        vec![ResourceBase {
+            name: "all".into(),
+            channel: "all".into(),
+            architectures: vec!["all".into()],
+        }]
+    }
 }
 
 /// A resource revision released with a channel.
@@ -540,6 +568,7 @@ pub struct NewResourceRevision {
     /// SHA-512 of the upload, hex (uploads record the other digests).
     pub sha512: String,
     pub created_by: String,
+    pub bases: Vec<ResourceBase>,
 }
 
 /// A charm library: a Python module the charm publishes in `API.PATCH` versions.
