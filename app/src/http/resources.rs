@@ -1,5 +1,6 @@
 //! Charm resources: the publisher side charmcraft uses (`resources`, `upload-resource`,
-//! `resource-revisions`), the listing Juju reads, and the downloads.
+//! `resource-revisions`, `set-resource-architectures`), the listing Juju reads, and the
+//! downloads. Each resource revision keeps the bases (architectures) it is for.
 //!
 //! A file resource is uploaded like a charm (`POST /unscanned-upload/`) and pushed to
 //! `POST /v1/charm/{name}/resources/{resource}/revisions`, which makes it the resource's next
