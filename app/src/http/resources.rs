@@ -111,6 +111,18 @@ fn charm_only(namespace: &str) -> ApiResult<()> {
     }
 }
 
+/// `resource-not-found` unless the charm declares `resource` or has revisions of it (one it
+/// no longer declares keeps its history).
+fn known_resource(found: &PackageState, charm: &str, resource: &str) -> ApiResult<()> {
+    let known = declared(found).iter().any(|d| d.name == resource)
+        || found.resources.revisions.iter().any(|r| r.name == resource);
+    if known {
+        Ok(())
+    } else {
+        Err(resource_not_found(charm, resource))
+    }
+}
+
 fn resource_not_found(charm: &str, resource: &str) -> ApiError {
     ApiError::not_found(
         "resource-not-found",
@@ -443,11 +455,7 @@ async fn list_resource_revisions(
     charm_only(&namespace)?;
     let found =
         authorized_package(&app, &principal, &namespace, &name, Scope::PackageUpload).await?;
-    let known = declared(&found).iter().any(|d| d.name == resource)
-        || found.resources.revisions.iter().any(|r| r.name == resource);
-    if !known {
-        return Err(resource_not_found(&name, &resource));
-    }
+    known_resource(&found, &name, &resource)?;
     let revisions = found
         .resources
         .revisions
@@ -525,11 +533,7 @@ async fn update_resource_revisions(
     charm_only(&namespace)?;
     let found =
         authorized_package(&app, &principal, &namespace, &name, Scope::PackageUpload).await?;
-    let known = declared(&found).iter().any(|d| d.name == resource)
-        || found.resources.revisions.iter().any(|r| r.name == resource);
-    if !known {
-        return Err(resource_not_found(&name, &resource));
-    }
+    known_resource(&found, &name, &resource)?;
     let updates = body.resource_revision_updates;
     if updates.is_empty() || updates.len() > 1000 {
         return Err(ApiError::bad_request(
