@@ -198,8 +198,8 @@ def test_the_other_settings_are_mapped_with_their_types(snap, tmp_path):
     [
         # Each setting alone is well formed; depot refuses the combination.
         ({"blob_backend": "s3"}, 'blob_backend = "s3" needs s3_bucket'),
-        # A whole number past what the setting holds (a u32).
-        ({"database_max_connections": "99999999999"}, "database_max_connections"),
+        # A whole number past what the setting holds (a u32), named as the option.
+        ({"database_max_connections": "99999999999"}, "for option database-max-connections"),
     ],
 )
 def test_depot_reads_the_file_before_it_replaces_the_previous_one(snap, options, message):
