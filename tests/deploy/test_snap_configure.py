@@ -140,8 +140,10 @@ def test_every_server_setting_is_an_option_except_the_data_directory():
     assert {o.replace("-", "_") for o in options} == set(documented) - {"data_dir"}
 
 
-def test_the_other_settings_are_mapped_with_their_types(snap, tmp_path):
-    key = tmp_path / "keys/store.asc"
+def test_the_other_settings_are_mapped_with_their_types(snap):
+    key = snap.common / "keys/store.asc"
+    key.parent.mkdir()
+    key.write_text("an armored key\n")
     snap.set(
         metrics_listen="[::]:9100",
         migrate_on_start="false",
@@ -191,6 +193,14 @@ def test_the_other_settings_are_mapped_with_their_types(snap, tmp_path):
         "authority_id": "example-store",
         "store_key_file": str(key),
     }
+
+
+def test_key_files_must_exist_where_the_daemon_can_read_them(snap):
+    snap.set(store_key_file=str(snap.common / "keys/missing.asc"))
+    result = snap.configure()
+    assert result.returncode != 0
+    assert "store-key-file: cannot read the file" in result.stderr
+    assert not snap.config_file.exists()
 
 
 @pytest.mark.parametrize(
@@ -263,7 +273,9 @@ def test_valid_listen_addresses(snap, listen):
         ("blob-backend", "gcs", "blob-backend must be fs or s3, not 'gcs'"),
         ("s3-endpoint", "s3.example.com", "s3-endpoint must be http(s)://HOST[:PORT]"),
         ("s3-endpoint", "https://s3.example.com/bucket", "s3-endpoint must be"),
-        ("root-key-file", "keys/root.asc", "root-key-file must be an absolute path"),
+        ("root-key-file", "keys/root.asc", "root-key-file must be a file under"),
+        ("root-key-file", "/etc/depot/root.asc", "root-key-file must be a file under"),
+        ("public-url", "http://store\x01.example.com", "public-url must not contain control"),
         ("authority-id", "store\x01", "authority-id must not contain control characters"),
     ],
 )

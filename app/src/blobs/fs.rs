@@ -173,8 +173,12 @@ impl BlobStore for FsBlobStore {
                     blobs.display()
                 )));
             }
+            // Removed even when the check is abandoned midway (its caller's timeout).
+            let mut written = TempGuard(Some(probe.clone()));
             tokio::fs::write(&probe, b"").await?;
-            tokio::fs::remove_file(&probe).await
+            tokio::fs::remove_file(&probe).await?;
+            written.0 = None;
+            Ok(())
         }
         .await;
         checked.map_err(|err| {

@@ -101,6 +101,7 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
         assertions,
         downloads: Arc::default(),
         related: Arc::default(),
+        blob_health: Default::default(),
     }))
 }
 

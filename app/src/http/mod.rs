@@ -60,6 +60,8 @@ pub struct App {
     pub downloads: Arc<crate::downloads::DownloadCounter>,
     /// Co-installation counts and the recommendations they yield.
     pub related: Arc<crate::related::Related>,
+    /// The last blob storage check `/readyz` made.
+    pub blob_health: ops::BlobHealth,
 }
 
 impl AppState {

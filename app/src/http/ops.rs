@@ -103,7 +103,8 @@ async fn healthz() -> Json<Health> {
 ///
 /// When the database is away the store still serves reads from its snapshot; the body says so
 /// and writes fail until it is back. It checks blob storage too (a file written and removed in
-/// the blob directory, or a listing of the S3 bucket): without it, downloads and uploads fail.
+/// the blob directory, or a listing of the S3 bucket; at most once a second): without it,
+/// downloads and uploads fail.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -113,20 +114,11 @@ async fn healthz() -> Json<Health> {
 )]
 async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
     let catalog = app.catalog.snapshot();
-    let limit = std::time::Duration::from_secs(2);
-    let (database, blobs) = tokio::join!(
-        tokio::time::timeout(limit, app.store.ping()),
-        tokio::time::timeout(limit, app.blobs.check()),
+    let (database, blobs_error) = tokio::join!(
+        tokio::time::timeout(CHECK_LIMIT, app.store.ping()),
+        app.blob_health.check(app.blobs.as_ref()),
     );
     let database_ok = matches!(database, Ok(Ok(())));
-    let blobs_error = match blobs {
-        Ok(Ok(())) => None,
-        Ok(Err(err)) => Some(err.to_string()),
-        Err(_) => Some(format!(
-            "blob storage did not answer within {} s",
-            limit.as_secs()
-        )),
-    };
     let follower_error = app.catalog.follower_error();
     let mut problems = Vec::new();
     if !database_ok {
@@ -136,10 +128,11 @@ async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
             "the catalog is not following the change log ({err}): reads are served from a snapshot that may be stale; check the logs and depot_change_follower_errors_total"
         ));
     }
-    if let Some(err) = &blobs_error {
-        problems.push(format!(
-            "blob storage is not usable: downloads and uploads fail until it is back ({err})"
-        ));
+    if blobs_error.is_some() {
+        problems.push(
+            "blob storage is not usable: downloads and uploads fail until it is back; the server log says why"
+                .to_string(),
+        );
     }
     let ready = problems.is_empty();
     Json(Readiness {
@@ -179,6 +172,50 @@ async fn readyz(State(app): State<AppState>) -> Json<Readiness> {
             problems.join("; ")
         },
     })
+}
+
+/// How long `/readyz` waits for the database and for blob storage.
+const CHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The last check of blob storage. `/readyz` needs no token, and each check writes a file or
+/// lists the S3 bucket (a billed request), so callers share one check a second: the first
+/// runs it, those arriving meanwhile wait for its answer.
+#[derive(Default)]
+pub struct BlobHealth(tokio::sync::Mutex<Option<(std::time::Instant, Option<String>)>>);
+
+impl BlobHealth {
+    /// How long a check's answer stands.
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+    /// `None` when blobs can be stored and read, else what callers are told. The details
+    /// (paths, the S3 error) go to the log only.
+    async fn check(&self, blobs: &dyn crate::blobs::BlobStore) -> Option<String> {
+        let mut last = self.0.lock().await;
+        if let Some((at, answer)) = &*last
+            && at.elapsed() < Self::FRESH
+        {
+            return answer.clone();
+        }
+        let answer = match tokio::time::timeout(CHECK_LIMIT, blobs.check()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "blob storage is not usable: downloads and uploads fail");
+                Some("blobs cannot be stored or read; the server log says why".to_string())
+            }
+            Err(_) => {
+                tracing::warn!(
+                    limit_secs = CHECK_LIMIT.as_secs(),
+                    "blob storage did not answer its readiness check in time"
+                );
+                Some(format!(
+                    "blob storage did not answer within {} s",
+                    CHECK_LIMIT.as_secs()
+                ))
+            }
+        };
+        *last = Some((std::time::Instant::now(), answer.clone()));
+        answer
+    }
 }
 
 /// This document: the OpenAPI 3.1 description of every route.

@@ -207,7 +207,9 @@ pub struct PushResourceRequest {
 }
 
 /// The architectures a resource revision may name, besides `all`.
-pub const ARCHITECTURES: &[&str] = &["amd64", "arm64", "armhf", "ppc64el", "riscv64", "s390x"];
+pub const ARCHITECTURES: &[&str] = &[
+    "amd64", "arm64", "armhf", "i386", "ppc64el", "riscv64", "s390x",
+];
 
 /// A base as a request gives it; each field defaults to `all`.
 #[derive(Deserialize, ToSchema)]
@@ -218,7 +220,7 @@ pub struct ResourceBaseRequest {
     #[serde(default)]
     #[schema(nullable = false, example = "all")]
     pub channel: Option<String>,
-    /// `all`, or some of `amd64`, `arm64`, `armhf`, `ppc64el`, `riscv64`, `s390x`.
+    /// `all`, or some of `amd64`, `arm64`, `armhf`, `i386`, `ppc64el`, `riscv64`, `s390x`.
     #[serde(default)]
     #[schema(nullable = false, example = json!(["amd64", "arm64"]))]
     pub architectures: Option<Vec<String>>,

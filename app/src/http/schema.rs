@@ -1157,9 +1157,10 @@ pub struct Readiness {
 #[serde(deny_unknown_fields)]
 pub struct BlobsStatus {
     /// `ok`, or `unavailable` when a file cannot be written in the blob directory (or the S3
-    /// bucket cannot be listed) within 2 s: downloads and uploads fail.
+    /// bucket cannot be listed) within 2 s: downloads and uploads fail. Checked at most once
+    /// a second.
     pub status: &'static str,
-    /// Why, and what to check.
+    /// What fails; the server log says why (paths and storage errors are not told here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

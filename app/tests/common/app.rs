@@ -316,6 +316,7 @@ impl TestApp {
             assertions,
             downloads: Arc::default(),
             related: Arc::default(),
+            blob_health: Default::default(),
         });
         let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(run_follower(
