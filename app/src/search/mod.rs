@@ -15,7 +15,8 @@
 //!    correction), and the last word as a prefix of a name or title word. The whole
 //!    query, as a name, is an exact-name clause. Filters (namespace, type, category,
 //!    architecture, channel, confinement, publisher) are required terms. The best
-//!    [`CANDIDATES`] documents go on.
+//!    [`CANDIDATES`] documents go on, with every one tying with the last of them (up to
+//!    [`MAX_WINDOW`]; see [`collect`]).
 //! 3. **Re-ranking** of those candidates: the text score, normalised to the best candidate, is
 //!    multiplied by the square of the share of the query's words the candidate contains, each
 //!    word weighted by its rarity (a package with every word beats one with a single word in
@@ -30,6 +31,7 @@
 //! `GET /v1/search` and `depot eval search`.
 
 mod checkpoint;
+mod collect;
 pub mod doc;
 pub mod eval;
 mod filter;
@@ -39,7 +41,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::Count;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery,
     Occur, Query, TermQuery,
@@ -1346,17 +1348,16 @@ impl SearchIndex {
         let words = self.query_words(&searcher, q.text.trim());
         let (query, broad) = self.build_query(&searcher, q, &words)?;
         let text = q.text.trim();
-        let depth = if text.is_empty() {
-            // No text: every match ties; popularity decides, so look at all of them up to the
-            // window (bounded).
-            MAX_WINDOW.max(window)
+        let top = if text.is_empty() {
+            // No text: every match ties, and popularity decides among all of them.
+            collect::TopWithTies::new(window, usize::MAX)
         } else {
-            CANDIDATES.max(window)
+            collect::TopWithTies::new(CANDIDATES.max(window), MAX_WINDOW.max(window))
         };
         let (top, total) = searcher.search(
             &query,
             &filter::Filtered {
-                inner: (TopDocs::with_limit(depth).order_by_score(), Count),
+                inner: (top, Count),
                 filters: broad,
             },
         )?;
@@ -1476,11 +1477,19 @@ impl SearchIndex {
                 (s, info)
             })
             .collect();
-        ranked.sort_by(|a, b| {
+        // Best first; equal scores by name, then id (a snap and a charm may share a name), so
+        // that every process answers alike whatever order it filed the catalog in.
+        let order = |a: &(f32, &DocInfo), b: &(f32, &DocInfo)| {
             b.0.partial_cmp(&a.0)
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then_with(|| a.1.name.cmp(&b.1.name))
-        });
+                .then_with(|| a.1.id.cmp(&b.1.id))
+        };
+        if ranked.len() > window {
+            ranked.select_nth_unstable_by(window - 1, order);
+            ranked.truncate(window);
+        }
+        ranked.sort_unstable_by(order);
         let hits = ranked
             .into_iter()
             .skip(q.offset)

@@ -232,6 +232,68 @@ fn popularity_breaks_near_ties() {
     assert_eq!(names(&index, text("music player"))[0], "alpha-player");
 }
 
+/// `n` packages with the same text, filed in the reverse order of their names.
+fn alike(n: usize) -> Vec<SearchDoc> {
+    (0..n)
+        .rev()
+        .map(|i| {
+            doc(
+                &format!("id-{i:04}"),
+                &format!("pkg-{i:04}"),
+                "",
+                "A music player",
+                "Plays music.",
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn with_no_text_every_match_is_ranked_not_only_the_first_filed() {
+    // More matches than the deepest page: the order is still over all of them.
+    let index = SearchIndex::build(alike(1500)).unwrap();
+    assert_eq!(
+        names(&index, SearchQuery::default())[..2],
+        ["pkg-0000", "pkg-0001"],
+        "with no downloads at all, by name"
+    );
+    index.set_popularity([("id-0007".to_string(), 10.0), ("id-1200".to_string(), 20.0)].into());
+    assert_eq!(
+        names(&index, SearchQuery::default())[..3],
+        ["pkg-1200", "pkg-0007", "pkg-0000"]
+    );
+}
+
+#[test]
+fn popularity_decides_among_text_ties_past_the_candidate_cut() {
+    // 300 packages score alike for `music player`; the most downloaded wins, wherever it
+    // was filed, and equal ones come by name.
+    let index = SearchIndex::build(alike(300)).unwrap();
+    assert_eq!(
+        names(&index, text("music player"))[..2],
+        ["pkg-0000", "pkg-0001"]
+    );
+    index.set_popularity([("id-0250".to_string(), 5.0)].into());
+    assert_eq!(names(&index, text("music player"))[0], "pkg-0250");
+    // A page deep in the ties is the same slice of the same order.
+    let all = index
+        .search(&SearchQuery {
+            limit: 300,
+            ..text("music player")
+        })
+        .unwrap();
+    assert_eq!(all.total, 300);
+    assert_eq!(all.hits.len(), 300);
+    let page = index
+        .search(&SearchQuery {
+            offset: 240,
+            limit: 20,
+            ..text("music player")
+        })
+        .unwrap();
+    assert_eq!(page.hits, all.hits[240..260].to_vec());
+}
+
 #[test]
 fn updates_replace_and_remove_documents() {
     let index = SearchIndex::build(catalog()).unwrap();
