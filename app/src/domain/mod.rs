@@ -22,6 +22,12 @@ pub use name::{NameError, PackageName};
 /// The track a channel is on when it names none (`edge` means `latest/edge`).
 pub const DEFAULT_TRACK: &str = "latest";
 
+/// The architectures a revision or resource may be for, besides `all` (Debian's names, as
+/// snapcraft and charmcraft use them).
+pub const ARCHITECTURES: &[&str] = &[
+    "amd64", "arm64", "armhf", "i386", "ppc64el", "riscv64", "s390x",
+];
+
 /// How long a branch (`track/risk/branch`) lives after a release to it: 30 days.
 pub const BRANCH_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 

@@ -27,7 +27,7 @@ use super::schema::{CharmResourceRevisions, ErrorBody};
 use super::snaps::{can_see, time};
 use super::{ApiError, ApiResult, AppState, Auth, MaybeAuth};
 use crate::auth::Scope;
-use crate::domain::Namespace;
+use crate::domain::{ARCHITECTURES, Namespace};
 use crate::inspect::CharmResource;
 use crate::store::{NewResourceRevision, PackageState, ResourceBase, ResourceRevision};
 
@@ -205,11 +205,6 @@ pub struct PushResourceRequest {
     #[schema(nullable = false)]
     pub bases: Option<Vec<ResourceBaseRequest>>,
 }
-
-/// The architectures a resource revision may name, besides `all`.
-pub const ARCHITECTURES: &[&str] = &[
-    "amd64", "arm64", "armhf", "i386", "ppc64el", "riscv64", "s390x",
-];
 
 /// A base as a request gives it; each field defaults to `all`.
 #[derive(Deserialize, ToSchema)]

@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{CharmBase, CharmMeta, CharmResource, InspectError, Limits, utf8, yaml, zip_reader};
+use super::{
+    CharmBase, CharmMeta, CharmResource, InspectError, Limits, fields, utf8, yaml, zip_reader,
+};
 
 const METADATA: &str = "metadata.yaml";
 const CHARMCRAFT: &str = "charmcraft.yaml";
@@ -69,7 +71,7 @@ pub(crate) fn inspect(file: File, limits: &Limits) -> Result<CharmMeta, InspectE
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty());
 
-    Ok(CharmMeta {
+    let meta = CharmMeta {
         name,
         summary: metadata.summary.unwrap_or_default(),
         description: metadata.description.unwrap_or_default(),
@@ -79,7 +81,9 @@ pub(crate) fn inspect(file: File, limits: &Limits) -> Result<CharmMeta, InspectE
         metadata_yaml: metadata_text,
         config_yaml,
         actions_yaml,
-    })
+    };
+    fields::check_charm(source, &meta)?;
+    Ok(meta)
 }
 
 /// The keys of `metadata.yaml` / `charmcraft.yaml` we read.

@@ -6,7 +6,7 @@ use std::fs::File;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
-use super::{InspectError, Limits, RawEpoch, SnapMeta, squashfs, utf8, yaml};
+use super::{InspectError, Limits, RawEpoch, SnapMeta, fields, squashfs, utf8, yaml};
 
 const SNAP_YAML: &str = "meta/snap.yaml";
 
@@ -43,7 +43,7 @@ pub(crate) fn parse(text: String, max_bytes: u64) -> Result<SnapMeta, InspectErr
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| InspectError::malformed(SNAP_YAML, format!("it has no `{key}`")))
     };
-    Ok(SnapMeta {
+    let meta = SnapMeta {
         name: required(raw.name, "name")?,
         version: required(raw.version, "version")?,
         title: raw.title,
@@ -60,7 +60,9 @@ pub(crate) fn parse(text: String, max_bytes: u64) -> Result<SnapMeta, InspectErr
         snap_type: raw.snap_type.unwrap_or_else(|| "app".to_owned()),
         epoch: raw.epoch.map_or(RawEpoch::Absent, |e| e.0),
         snap_yaml: text,
-    })
+    };
+    fields::check_snap(SNAP_YAML, &meta)?;
+    Ok(meta)
 }
 
 /// `epoch: 1`, `epoch: 1*`, or `epoch: {read: [0, 1], write: [1]}`.

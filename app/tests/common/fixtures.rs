@@ -481,6 +481,60 @@ pub fn hostile_artifacts(dir: &Path) -> Vec<Hostile> {
             huge_yaml.clone().into_bytes(),
             "metadata-too-large",
         ),
+        (
+            "snap.yaml summary with terminal escapes",
+            b"name: esc\nversion: '1'\nsummary: \"hi \\e]0;pwned\\a \\e[2J\"\n".to_vec(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml version of 10,000 characters",
+            format!("name: long\nversion: '{}'\n", "1".repeat(10_000)).into_bytes(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml version with a space",
+            b"name: spaced\nversion: '1 0'\n".to_vec(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml title over 40 characters",
+            format!("name: titled\nversion: '1'\ntitle: {}\n", "t".repeat(41)).into_bytes(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml description over 4096 characters",
+            format!(
+                "name: wordy\nversion: '1'\ndescription: {}\n",
+                "d".repeat(4097)
+            )
+            .into_bytes(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml description with a NUL",
+            b"name: nul\nversion: '1'\ndescription: \"a\\0b\"\n".to_vec(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml architecture with a path in it",
+            b"name: arch\nversion: '1'\narchitectures: ['../../x', amd64]\n".to_vec(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml architectures all beside amd64",
+            b"name: arch\nversion: '1'\narchitectures: [all, amd64]\n".to_vec(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml unknown confinement",
+            b"name: conf\nversion: '1'\nconfinement: lax\n".to_vec(),
+            "malformed-metadata",
+        ),
+        (
+            "snap.yaml unknown type",
+            b"name: typed\nversion: '1'\ntype: virus\n".to_vec(),
+            "malformed-metadata",
+        ),
     ] {
         add(
             label,
@@ -804,6 +858,30 @@ pub fn hostile_artifacts(dir: &Path) -> Vec<Hostile> {
             "charm manifest.yaml malformed",
             "manifest.yaml",
             "bases: [{name: ubuntu}]\n".to_owned(),
+            "malformed-metadata",
+        ),
+        (
+            "charm manifest.yaml unknown architecture",
+            "manifest.yaml",
+            "bases: [{name: ubuntu, channel: '22.04', architectures: ['../x']}]\n".to_owned(),
+            "malformed-metadata",
+        ),
+        (
+            "charm summary with terminal escapes",
+            "metadata.yaml",
+            "name: esc\nsummary: \"\\e[2J\"\n".to_owned(),
+            "malformed-metadata",
+        ),
+        (
+            "charm resource named with a slash",
+            "metadata.yaml",
+            format!("{metadata}resources:\n  a/b:\n    type: file\n"),
+            "malformed-metadata",
+        ),
+        (
+            "charm version file of two lines",
+            "version",
+            "1.0\nrm -rf\n".to_owned(),
             "malformed-metadata",
         ),
         (
