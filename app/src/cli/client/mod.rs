@@ -220,15 +220,17 @@ pub fn run(command: ClientCommand) -> ExitCode {
     match runtime.block_on(execute(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprint!("{}", err.render());
+            eprint!("{}", status::printable(&err.render()));
             ExitCode::from(err.exit_code())
         }
     }
 }
 
-/// Writes to stdout; a closed pipe (`depot names | head -1`) is not an error.
+/// Writes to stdout, what the store said made [`status::printable`]; a closed pipe
+/// (`depot names | head -1`) is not an error.
 fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
+    let text = status::printable(text);
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 

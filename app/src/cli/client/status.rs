@@ -14,6 +14,26 @@ pub const FOLLOWS: &str = "↑";
 /// Shown where nothing is open at this risk or any more stable one.
 pub const CLOSED: &str = "–";
 
+/// `text` with every control character but newlines and tabs written out as `\u00XX`: what
+/// a store returns reaches the terminal, where an escape sequence in a package's summary
+/// could retitle the window, clear the screen or recolour what follows. (In JSON output the
+/// form is a valid string escape.)
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.contains(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Columns separated by two spaces, each as wide as its widest cell; trailing spaces trimmed.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let columns = header.len();
@@ -429,6 +449,19 @@ mod tests {
             version: version.to_string(),
             expires: None,
         }
+    }
+
+    #[test]
+    fn control_characters_are_written_out() {
+        assert_eq!(printable("plain\n\ttext"), "plain\n\ttext");
+        assert_eq!(
+            printable("hi \u{1b}]0;pwned\u{7} \u{1b}[2J\r\u{9b}\u{7f}"),
+            "hi \\u001b]0;pwned\\u0007 \\u001b[2J\\u000d\\u009b\\u007f"
+        );
+        // Still JSON.
+        let json = serde_json::to_string(&serde_json::json!({"s": "a\u{9b}b"})).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&printable(&json)).unwrap();
+        assert_eq!(back["s"], "a\u{9b}b");
     }
 
     #[test]
