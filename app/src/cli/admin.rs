@@ -56,27 +56,47 @@ pub enum AdminCommand {
     ExportTrust,
 }
 
-/// Parses `90`, `90s`, `15m`, `12h`, `30d` into seconds.
+/// The longest lifetime `--ttl` gives a token: ten years (a token that should outlive that
+/// is one without `--ttl`).
+const MAX_TTL_SECS: i64 = 3650 * 86400;
+
+/// Parses `90`, `90s`, `15m`, `12h`, `30d` into seconds, from 1 s to [`MAX_TTL_SECS`].
 pub fn parse_ttl(s: &str) -> Result<i64, String> {
     let s = s.trim();
+    let invalid = || {
+        format!(
+            "invalid ttl {s:?}: use a whole number with an optional unit s (the default), m, h or d, e.g. 3600, 90m, 12h or 30d"
+        )
+    };
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("invalid ttl {s:?}: use e.g. 3600, 90m, 12h or 30d"))?;
     let factor = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86400,
-        _ => return Err(format!("invalid ttl unit in {s:?}: use s, m, h or d")),
+        _ => return Err(invalid()),
+    };
+    let too_long = || {
+        format!(
+            "invalid ttl {s:?}: the longest is 3650d (ten years); leave --ttl out for a token that does not expire"
+        )
+    };
+    let n: i64 = match number.parse() {
+        Ok(n) => n,
+        // All digits, but more than an i64 holds.
+        Err(_) if !number.is_empty() => return Err(too_long()),
+        Err(_) => return Err(invalid()),
     };
     if n <= 0 {
-        return Err("ttl must be positive".to_string());
+        return Err(format!("invalid ttl {s:?}: it must be at least 1s"));
     }
-    Ok(n * factor)
+    match n.checked_mul(factor) {
+        Some(secs) if secs <= MAX_TTL_SECS => Ok(secs),
+        _ => Err(too_long()),
+    }
 }
 
 fn parse_package(s: &str) -> Result<PackageRef, String> {
@@ -227,5 +247,16 @@ mod tests {
         assert!(parse_ttl("0").is_err());
         assert!(parse_ttl("1y").is_err());
         assert!(parse_ttl("abc").is_err());
+        assert!(parse_ttl("1.5h").unwrap_err().contains("whole number"));
+        assert_eq!(parse_ttl("3650d"), Ok(3650 * 86400));
+        for long in [
+            "3651d",
+            "100000000d",
+            "99999999999999d",
+            "9223372036854775807",
+            "99999999999999999999",
+        ] {
+            assert!(parse_ttl(long).unwrap_err().contains("ten years"), "{long}");
+        }
     }
 }
