@@ -320,6 +320,47 @@ async fn tracks_and_channels(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "invalid-track-name");
+    // Out-of-range and unknown fields are refused, and nothing of the request is kept.
+    for (bad, status_wanted, code) in [
+        (
+            json!([{"name": "3.0"}, {"name": "4.0", "automatic-phasing-percentage": 500}]),
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+        ),
+        (
+            json!([{"name": "3.0", "version-pattern": "x".repeat(129)}]),
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+        ),
+        (
+            json!([{"name": "3.0", "bogus": 1}]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-json",
+        ),
+    ] {
+        let (status, body) = app
+            .post("/v1/snap/tracked/tracks", Some(&token), bad.clone())
+            .await;
+        assert_eq!((status, error_code(&body)), (status_wanted, code), "{bad}");
+    }
+    for bad in [
+        json!([{"channel": "2.0/stable", "revision": 1, "bogus": true}]),
+        json!([{"channel": "2.0/stable", "revision": 1, "progressive": {"percentage": 5, "x": 1}}]),
+    ] {
+        let (status, body) = app
+            .post("/v1/snap/tracked/releases", Some(&token), bad.clone())
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(error_code(&body), "invalid-json");
+    }
+    let (_, metadata) = app.get("/v1/snap/tracked", Some(&token)).await;
+    let tracks: Vec<&str> = metadata["metadata"]["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(!tracks.contains(&"3.0"), "{tracks:?}");
 
     let (status, _) = app
         .post(

@@ -1151,7 +1151,7 @@ async fn list_releases(
         (status = 404, description = "`package-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
         (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
         (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
-        (status = 422, description = "`invalid-json`: a missing field, or a wrong type.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: a missing field, a wrong type or an unknown field.", body = ErrorBody),
     ),
 )]
 async fn release(
@@ -1245,13 +1245,13 @@ async fn release(
     security(("macaroon" = [])),
     responses(
         (status = 200, description = "How many tracks were created.", body = TracksResponse),
-        (status = 400, description = "`invalid-request` (not 1 to 100 items), `invalid-track-name`; `invalid-json`; `invalid-path`.", body = ErrorBody),
+        (status = 400, description = "`invalid-request` (not 1 to 100 items, a phasing percentage outside 0 to 100, a version pattern over 128 characters), `invalid-track-name`; `invalid-json`; `invalid-path`.", body = ErrorBody),
         (status = 401, description = "`unauthorized`, `invalid-token`, `token-expired`.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
         (status = 403, description = "`permission-denied`: the token lacks `package-manage`, or may not touch this package.", body = ErrorBody),
         (status = 404, description = "`package-not-found`; `not-found`: an unknown namespace.", body = ErrorBody),
         (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
         (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
-        (status = 422, description = "`invalid-json`: a missing field, or a wrong type.", body = ErrorBody),
+        (status = 422, description = "`invalid-json`: a missing field, a wrong type or an unknown field.", body = ErrorBody),
     ),
 )]
 async fn create_tracks(
@@ -1272,6 +1272,28 @@ async fn create_tracks(
     for t in body {
         crate::domain::channel::validate_track_name(&t.name)
             .map_err(|e| ApiError::bad_request("invalid-track-name", e.to_string()))?;
+        if let Some(p) = t.automatic_phasing_percentage
+            && !(0.0..=100.0).contains(&p)
+        {
+            return Err(ApiError::bad_request(
+                "invalid-request",
+                format!(
+                    "track {}: automatic-phasing-percentage {p} must be between 0 and 100",
+                    t.name
+                ),
+            ));
+        }
+        if let Some(pattern) = &t.version_pattern
+            && (pattern.chars().count() > 128 || pattern.chars().any(char::is_control))
+        {
+            return Err(ApiError::bad_request(
+                "invalid-request",
+                format!(
+                    "track {}: version-pattern must be at most 128 characters, without control characters",
+                    t.name
+                ),
+            ));
+        }
         tracks.push(NewTrack {
             name: t.name,
             version_pattern: t.version_pattern,

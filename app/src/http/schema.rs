@@ -483,6 +483,7 @@ pub struct ReleasesRequest(pub Vec<ReleaseRequestItem>);
 
 /// One item of `POST /v1/{namespace}/{name}/releases`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReleaseRequestItem {
     /// `[track/]risk[/branch]`.
     #[schema(example = "latest/edge")]
@@ -500,6 +501,7 @@ pub struct ReleaseRequestItem {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProgressiveRequest {
     #[schema(minimum = 0, maximum = 100)]
     pub percentage: Option<f64>,
@@ -529,7 +531,7 @@ pub struct TracksRequest(pub Vec<TrackRequest>);
 
 /// One item of `POST /v1/{namespace}/{name}/tracks`.
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TrackRequest {
     /// 1 to 28 characters of letters, digits and `.`, `_`, `-` between them; not a risk name.
     #[schema(
@@ -539,7 +541,10 @@ pub struct TrackRequest {
         pattern = "^[a-zA-Z0-9]([_.-]?[a-zA-Z0-9])*$"
     )]
     pub name: String,
+    /// At most 128 characters.
+    #[schema(max_length = 128)]
     pub version_pattern: Option<String>,
+    #[schema(minimum = 0, maximum = 100)]
     pub automatic_phasing_percentage: Option<f64>,
 }
 
