@@ -550,6 +550,42 @@ latest  ubuntu@22.04/amd64  stable     –        –
         2,
         "track-not-found",
     );
+    let out = me.run(&["push", snap.to_str().unwrap(), "--release", "2.0/stable"]);
+    assert_one_error(&out, 2, "track-not-found");
+    assert!(
+        out.stderr.contains("`depot create-track hello-depot 2.0`"),
+        "{}",
+        out.stderr
+    );
+    // Tracks are created from the client, then released to.
+    assert_eq!(
+        me.ok(&["create-track", "hello-depot", "2.0,3.0"]),
+        "Created the tracks 2.0, 3.0 of hello-depot.\n"
+    );
+    assert_eq!(
+        me.ok(&["create-track", "hello-depot", "2.0", "4.0"]),
+        "Created 1 of the tracks 2.0, 4.0 of hello-depot; the others existed already.\n"
+    );
+    assert_eq!(
+        me.ok(&["create-track", "hello-depot", "2.0"]),
+        "hello-depot already has the tracks 2.0; nothing changed.\n"
+    );
+    assert_one_error(
+        &me.run(&["create-track", "hello-depot", "bad/track"]),
+        1,
+        "invalid-track-name",
+    );
+    assert_eq!(
+        me.ok(&["release", "hello-depot", "1", "2.0/beta"]),
+        "Released hello-depot revision 1 to 2.0/beta.\n"
+    );
+    // A store URL with a path depot does not serve is not a missing package.
+    let out = run(me
+        .command(&["whoami"])
+        .env("DEPOT_STORE", format!("{url}/prefix"))
+        .env("DEPOT_TOKEN", &store.token));
+    assert_one_error(&out, 1, "not-found");
+    assert!(out.stderr.contains("check the store URL"), "{}", out.stderr);
     assert_one_error(
         &me.run(&["push", token_file.to_str().unwrap()]),
         2,

@@ -112,11 +112,16 @@ pub(crate) async fn authorized_package(
 }
 
 fn not_registered(namespace: Namespace, name: &str) -> ApiError {
+    let hint = match (namespace, crate::domain::PackageName::parse(name)) {
+        (_, Err(err)) => format!("; {err}"),
+        (Namespace::Snap, Ok(_)) => format!("; register it with `depot register {name}`"),
+        (Namespace::Charm, Ok(_)) => {
+            format!("; register it with `depot register {name} --type charm`")
+        }
+    };
     ApiError::not_found(
         "package-not-found",
-        format!(
-            "no {namespace} named {name:?} is registered; register it with `depot register {name}`"
-        ),
+        format!("no {namespace} named {name:?} is registered{hint}"),
     )
 }
 

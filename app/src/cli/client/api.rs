@@ -338,6 +338,24 @@ impl Api {
         .await
     }
 
+    /// `POST /v1/{ns}/{name}/tracks`: answers how many of `tracks` were new.
+    pub async fn create_tracks(
+        &self,
+        namespace: Namespace,
+        name: &str,
+        tracks: &[String],
+    ) -> Result<Value, ClientError> {
+        let body: Vec<Value> = tracks
+            .iter()
+            .map(|t| serde_json::json!({"name": t}))
+            .collect();
+        self.post(
+            &["v1", namespace.as_str(), name, "tracks"],
+            &Value::Array(body),
+        )
+        .await
+    }
+
     /// The public info of a package: `GET /v2/snaps/info/{name}` or `/v2/charms/info/{name}`.
     pub async fn info(&self, namespace: Namespace, name: &str) -> Result<Value, ClientError> {
         let url = self.url(&["v2", namespace.plural(), "info", name]);
@@ -426,7 +444,21 @@ pub fn store_error(status: StatusCode, body: &[u8], base: &Url) -> ClientError {
             ),
         ),
     };
-    let hint = hint_for(kind, &code);
+    // A 404 for the path itself (depot's `not-found`, or a page from something else) says
+    // nothing about the package: the store URL is likely wrong.
+    let (kind, hint) = if status == StatusCode::NOT_FOUND
+        && (code == "not-found" || code == "http-404")
+    {
+        (
+            ErrorKind::Store,
+            Some(format!(
+                "{} does not answer depot's API there; check the store URL (`depot login --store URL` or DEPOT_STORE): it is the address depot serves on, e.g. http://127.0.0.1:8080",
+                display_url(base)
+            )),
+        )
+    } else {
+        (kind, hint_for(kind, &code))
+    };
     let error = ClientError::new(kind, code, message);
     match hint {
         Some(hint) => error.with_hint(hint),
@@ -486,6 +518,20 @@ mod tests {
             store_error(StatusCode::NOT_FOUND, body, &base()).exit_code(),
             4
         );
+        // A path the store does not have, or a 404 page from something else: not the
+        // package's absence.
+        for body in [
+            &br#"{"error-list":[{"code":"not-found","message":"no such endpoint"}]}"#[..],
+            b"<html>404</html>",
+        ] {
+            let err = store_error(StatusCode::NOT_FOUND, body, &base());
+            assert_eq!(err.exit_code(), 1);
+            assert!(
+                err.render().contains("check the store URL"),
+                "{}",
+                err.render()
+            );
+        }
         let err = store_error(StatusCode::BAD_GATEWAY, b"<html>", &base());
         assert_eq!(err.exit_code(), 1);
         assert_eq!(err.code, "http-502");

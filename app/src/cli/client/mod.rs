@@ -123,6 +123,22 @@ pub enum ClientCommand {
         #[command(flatten)]
         kind: TypeArg,
     },
+    /// Create tracks of a package (`2.0`, then release to `2.0/stable`); tracks that exist
+    /// already are left as they are. Needs a token with `package-manage`.
+    #[command(name = "create-track", after_long_help = EXIT_CODES)]
+    CreateTrack {
+        name: String,
+        /// Track names: 1 to 28 letters, digits and `.`, `_`, `-` between them.
+        #[arg(
+            value_name = "TRACK",
+            required = true,
+            num_args = 1..,
+            value_delimiter = ','
+        )]
+        tracks: Vec<String>,
+        #[command(flatten)]
+        kind: TypeArg,
+    },
     /// Show the channel map of a package.
     ///
     /// One block per track and architecture (snaps) or base (charms) with the risks stable,
@@ -305,6 +321,9 @@ async fn execute(command: ClientCommand) -> Result<(), ClientError> {
             channels,
             kind,
         } => release(&name, None, &channels, kind).await,
+        ClientCommand::CreateTrack { name, tracks, kind } => {
+            create_tracks(&name, &tracks, kind).await
+        }
         ClientCommand::Status { name, kind, format } => status(&name, kind, format.format).await,
         ClientCommand::Revisions { name, kind, format } => {
             revisions(&name, kind, format.format).await
@@ -611,7 +630,11 @@ fn pick_namespace(
             "package-not-found",
             format!("no snap or charm named {name:?} {what} in this store"),
         )
-        .with_hint("check the name with `depot names`, or register it with `depot register NAME [--type charm]`")),
+        .with_hint(if what == "is published" {
+            "a package is public once a revision of it is released to a channel; your own names are in `depot names`"
+        } else {
+            "check the name with `depot names`, or register it with `depot register NAME [--type charm]`"
+        })),
         (Err(e), _) if !missing(&snap) => Err(e.clone()),
         (_, Err(e)) => Err(e.clone()),
         _ => unreachable!("all combinations are handled above"),
@@ -639,6 +662,32 @@ async fn release(
     let namespace = registered_namespace(&api, name, kind).await?;
     let answer = api.release(namespace, name, &channels, revision).await?;
     emit(&release_lines(name, &answer));
+    Ok(())
+}
+
+async fn create_tracks(name: &str, tracks: &[String], kind: TypeArg) -> Result<(), ClientError> {
+    let mut tracks: Vec<String> = tracks
+        .iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tracks.dedup();
+    if tracks.is_empty() {
+        return Err(ClientError::usage("no-track", "name at least one track"));
+    }
+    let api = connect(Auth::Required)?;
+    let namespace = registered_namespace(&api, name, kind).await?;
+    let answer = api.create_tracks(namespace, name, &tracks).await?;
+    let created = answer
+        .get("num-tracks-created")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let listed = tracks.join(", ");
+    emit(&match created {
+        0 => format!("{name} already has the tracks {listed}; nothing changed.\n"),
+        n if n as usize == tracks.len() => format!("Created the tracks {listed} of {name}.\n"),
+        n => format!("Created {n} of the tracks {listed} of {name}; the others existed already.\n"),
+    });
     Ok(())
 }
 

@@ -212,7 +212,11 @@ fn check_tracks(package: &Value, channels: &[String]) -> Result<(), ClientError>
                     tracks.join(", ")
                 ),
             )
-            .with_hint("nothing was uploaded; ask the store's administrator to create the track"));
+            .with_hint(format!(
+                "nothing was uploaded; create the track with `depot create-track {} {}` (a token with package-manage), then push again",
+                metadata.get("name").and_then(Value::as_str).unwrap_or("NAME"),
+                channel.track
+            )));
         }
     }
     Ok(())
