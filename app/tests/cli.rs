@@ -251,6 +251,10 @@ fn metrics_on_a_separate_listener() {
     let response = http_get(port, "/metrics");
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     assert!(response.contains("metrics-elsewhere"), "{response}");
+    assert!(
+        !response.contains(&format!(":{metrics_port}")),
+        "the private metrics address stays out of the answer: {response}"
+    );
     let response = http_get(metrics_port, "/v2/snaps/info/nothing-here");
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     assert!(response.contains("\"not-found\""), "{response}");

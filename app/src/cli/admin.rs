@@ -99,6 +99,34 @@ pub fn parse_ttl(s: &str) -> Result<i64, String> {
     }
 }
 
+/// Usernames follow the package name rules (lowercase letters, digits, hyphens).
+fn check_username(username: &str) -> Result<(), CliError> {
+    crate::domain::PackageName::parse(username)
+        .map(|_| ())
+        .map_err(|e| CliError(format!("invalid username: {e}")))
+}
+
+/// An address of the form `local@domain`: no spaces or control characters, at most 254
+/// characters (what a mail system can deliver to, not a full RFC 5322 parse).
+fn check_email(email: &str) -> Result<(), String> {
+    let valid = email.len() <= 254
+        && !email.contains(|c: char| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid --email {email:?}: give an address such as alice@example.com"
+        ))
+    }
+}
+
 fn parse_package(s: &str) -> Result<PackageRef, String> {
     let (namespace, name) = match s.split_once(':') {
         Some((ns, name)) => (ns.parse::<Namespace>().map_err(|e| e.to_string())?, name),
@@ -131,6 +159,13 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
             publisher,
             batch,
         } => {
+            check_username(&publisher)?;
+            if !(1..=100_000).contains(&batch) {
+                return Err(CliError(format!(
+                    "invalid --batch {batch}: packages per transaction, from 1 to 100000"
+                ))
+                .into());
+            }
             let records = crate::search::eval::read_catalog(&file).map_err(CliError)?;
             let blobs = super::serve::open_blobs(&config).await?;
             let started = std::time::Instant::now();
@@ -166,11 +201,27 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
             display_name,
             email,
         } => {
-            crate::domain::PackageName::parse(&username)
-                .map_err(|e| CliError(format!("invalid username: {e}")))?;
+            check_username(&username)?;
+            let display_name = display_name
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| username.clone());
+            if display_name.chars().count() > 100 || display_name.contains(char::is_control) {
+                return Err(CliError(
+                    "invalid --display-name: at most 100 characters, without control characters"
+                        .to_string(),
+                )
+                .into());
+            }
+            let email = email
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty());
+            if let Some(email) = &email {
+                check_email(email).map_err(CliError)?;
+            }
             let (account, _) = store
                 .create_account(NewAccount {
-                    display_name: display_name.unwrap_or_else(|| username.clone()),
+                    display_name,
                     username,
                     email,
                 })
@@ -238,6 +289,21 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(check_email("alice@example.com").is_ok());
+        for bad in [
+            "not-an-email",
+            "a@b",
+            "@example.com",
+            "a b@example.com",
+            "a@@example.com",
+            "a@example.",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ttls() {

@@ -39,10 +39,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
     ),
 )]
 async fn metrics(State(app): State<AppState>) -> Result<Response, ApiError> {
-    if let Some(address) = app.config.metrics_listen {
+    // The address stays out of the answer: the metrics port is meant to be out of clients'
+    // reach, and the operator knows it (`metrics_listen`).
+    if app.config.metrics_listen.is_some() {
         return Err(ApiError::not_found(
             "metrics-elsewhere",
-            format!("metrics are served on the metrics listener ({address}), not here"),
+            "metrics are served on the separate metrics listener (the metrics_listen setting), not here",
         ));
     }
     Ok(render_metrics(&app).await)
