@@ -60,7 +60,7 @@ async fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
-    #[tracing::instrument(name = "blobs.put", skip_all, err)]
+    #[tracing::instrument(name = "blobs.put", skip_all, err(level = "debug"))]
     async fn put(
         &self,
         reader: &mut (dyn AsyncRead + Send + Unpin),

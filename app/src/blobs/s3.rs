@@ -368,7 +368,7 @@ impl Drop for Staged {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    #[tracing::instrument(name = "blobs.put", skip_all, err)]
+    #[tracing::instrument(name = "blobs.put", skip_all, err(level = "debug"))]
     async fn put(
         &self,
         reader: &mut (dyn AsyncRead + Send + Unpin),

@@ -179,7 +179,11 @@ async fn download(
             .unwrap_or_default();
         app.downloads.record(&state.package.id, &channel);
     }
-    let blob = app.blobs.get(&revision.sha3_384, start, Some(len)).await?;
+    let blob = app
+        .blobs
+        .get(&revision.sha3_384, start, Some(len))
+        .await
+        .map_err(|e| lost_blob(e, &state.package.name, &revision.sha3_384))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
         blob.reader,
         256 * 1024,
@@ -215,6 +219,19 @@ async fn download(
     Ok(response)
 }
 
+/// A released file missing from blob storage is data the operator has lost, not a client's
+/// mistake: said as an error in the log (the client gets `404 blob-not-found`).
+pub(crate) fn lost_blob(err: crate::blobs::BlobError, package: &str, sha3_384: &str) -> ApiError {
+    if let crate::blobs::BlobError::NotFound(_) = &err {
+        tracing::error!(
+            package,
+            sha3_384,
+            "a released file is missing from blob storage; restore it from a backup (see docs/how-to/back-up-and-restore.md)"
+        );
+    }
+    err.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +257,42 @@ mod tests {
         );
         assert_eq!(parse_file("abc_12.charm", Namespace::Snap), None);
         assert_eq!(parse_file("abc.snap", Namespace::Snap), None);
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+    use crate::blobs::BlobError;
+    use crate::telemetry::test_lines::Lines;
+
+    fn logged(err: BlobError) -> (String, String) {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let code = tracing::subscriber::with_default(subscriber, || {
+            lost_blob(err, "hello", "abc").code.to_string()
+        });
+        (code, lines.text())
+    }
+
+    #[test]
+    fn a_missing_released_file_is_an_error_in_the_log() {
+        let (code, log) = logged(BlobError::NotFound("abc".into()));
+        assert_eq!(code, "blob-not-found");
+        assert!(
+            log.contains("ERROR") && log.contains("restore it from a backup"),
+            "{log}"
+        );
+        assert!(
+            log.contains("package=\"hello\"") || log.contains("package=hello"),
+            "{log}"
+        );
+        // Other failures are reported where they are answered (a 500 logs its cause).
+        let (_, log) = logged(BlobError::InvalidName("x".into()));
+        assert!(log.is_empty(), "{log}");
     }
 }

@@ -731,7 +731,11 @@ async fn download_resource(
         .resources
         .find(&resource, revision)
         .ok_or_else(not_found)?;
-    let blob = app.blobs.get(&r.sha3_384, 0, None).await?;
+    let blob = app
+        .blobs
+        .get(&r.sha3_384, 0, None)
+        .await
+        .map_err(|e| super::download::lost_blob(e, &state.package.name, &r.sha3_384))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
         blob.reader,
         256 * 1024,

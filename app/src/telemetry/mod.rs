@@ -14,7 +14,7 @@ mod json;
 pub mod metrics;
 mod otel;
 #[cfg(test)]
-mod test_lines;
+pub(crate) mod test_lines;
 mod text;
 
 pub use otel::{RequestTrace, bridged, shutdown};

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 /// Lines written by a layer (`with_writer(move || lines.clone())`), kept for the test.
 #[derive(Clone, Default)]
-pub(super) struct Lines(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Lines(Arc<Mutex<Vec<u8>>>);
 
 impl io::Write for Lines {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
@@ -19,7 +19,7 @@ impl io::Write for Lines {
 
 impl Lines {
     /// Everything written so far, which must be whole lines.
-    pub(super) fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
         assert!(text.is_empty() || text.ends_with('\n'), "{text}");
         text
