@@ -163,8 +163,7 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
             if !(1..=100_000).contains(&batch) {
                 return Err(CliError(format!(
                     "invalid --batch {batch}: packages per transaction, from 1 to 100000"
-                ))
-                .into());
+                )));
             }
             let records = crate::search::eval::read_catalog(&file).map_err(CliError)?;
             let blobs = super::serve::open_blobs(&config).await?;
@@ -210,8 +209,7 @@ pub async fn run(config: Config, command: AdminCommand) -> CliResult {
                 return Err(CliError(
                     "invalid --display-name: at most 100 characters, without control characters"
                         .to_string(),
-                )
-                .into());
+                ));
             }
             let email = email
                 .map(|e| e.trim().to_string())
