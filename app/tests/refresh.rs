@@ -911,6 +911,26 @@ async fn categories_list_what_public_snaps_use(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "invalid-metadata");
+    // Text fields: bounded, no control characters; only the description has several lines.
+    for bad in [
+        json!({"summary": "hi \u{1b}[2J"}),
+        json!({"title": "one\ntwo"}),
+        json!({"summary": "s".repeat(129)}),
+    ] {
+        let (status, body) = f
+            .app
+            .call(
+                Method::PATCH,
+                "/v1/snap/hello-refresh",
+                Some(&f.token),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(error_code(&body), "invalid-metadata");
+    }
+    let (_, info) = f.app.get("/v2/snaps/info/hello-refresh", None).await;
+    assert_eq!(info["snap"]["title"], "Hello", "nothing refused was kept");
     let (status, _) = f
         .app
         .call(

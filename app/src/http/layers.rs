@@ -36,6 +36,7 @@ use crate::telemetry::metrics::Metrics;
 
 pub use rate_limit::RateLimits;
 pub(crate) use rate_limit::client_address;
+pub(crate) use rate_limit::{RouteClass, classify as route_class};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 

@@ -179,7 +179,7 @@ fn add_common_responses(doc: &mut OpenApi) {
         )
     };
     let rate_limited = RefOr::T(
-        error("`rate-limited`: the publisher API's per-token or per-address budget (`publisher_rate_limit_per_minute`) is spent.")
+        error("`rate-limited`: the per-token or per-address budget of the publisher API (`publisher_rate_limit_per_minute`) or of search (`search_rate_limit_per_minute`) is spent.")
             .header(
                 "retry-after",
                 HeaderBuilder::new()
@@ -190,9 +190,8 @@ fn add_common_responses(doc: &mut OpenApi) {
             .build(),
     );
     for (path, item) in doc.paths.paths.iter_mut() {
-        // The routes `layers::rate_limit::classify` counts against the publisher budget; keep
-        // the two in step (a search route, when there is one, gets 429 too).
-        let publisher = path.starts_with("/v1/") || path == "/unscanned-upload/";
+        // The routes the rate limiter counts, as it classifies them.
+        let limited = layers::route_class(path) != layers::RouteClass::Unlimited;
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -202,7 +201,7 @@ fn add_common_responses(doc: &mut OpenApi) {
         ];
         for operation in operations.into_iter().flatten() {
             let responses = &mut operation.responses.responses;
-            if publisher {
+            if limited {
                 responses
                     .entry("429".into())
                     .or_insert_with(|| rate_limited.clone());

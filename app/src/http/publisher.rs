@@ -433,6 +433,10 @@ fn check_length(field: &str, value: &Option<String>, max: usize) -> ApiResult<()
                 format!("{field} contains control characters"),
             ))
         }
+        // Only the description is several lines; the rest show in one table cell or line.
+        Some(v) if field != "description" && v.contains(['\n', '\t']) => Err(
+            ApiError::bad_request("invalid-metadata", format!("{field} must be a single line")),
+        ),
         _ => Ok(()),
     }
 }

@@ -731,7 +731,7 @@ impl Ctx<'_> {
     ),
     security((), ("macaroon" = [])),
     responses(
-        (status = 200, description = "One result per action, in order; a failed action is a result with `\"result\": \"error\"`. A `refresh` result carrying the installed revision means no update.", body = RefreshResponse),
+        (status = 200, description = "One result per action, in order; a failed action is a result with `\"result\": \"error\"`. A `refresh` result carrying the installed revision means no update; a `refresh` with no update whose installed revision the store does not have gets no result.", body = RefreshResponse),
         (status = 400, description = "`invalid-request` (no actions, too many items, duplicate instance keys), `invalid-series`; `invalid-json`.", body = ErrorBody),
         (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
         (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),

@@ -697,7 +697,8 @@ pub struct SnapDownload {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct RefreshResponse {
-    /// One per action, in the order of the actions.
+    /// One per action, in the order of the actions; a `refresh` with no update whose
+    /// installed revision the store does not have gets none.
     pub results: Vec<RefreshResult>,
     /// Always empty: failures are per result.
     #[schema(schema_with = empty_array)]
