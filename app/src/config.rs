@@ -163,6 +163,42 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// figment's errors, said in the configuration's own terms: the key as the file spells it
+/// or the variable that set it, without figment's profile (`default.listen`).
+fn describe(error: figment::Error) -> String {
+    use figment::Source;
+    use figment::error::Kind;
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e
+                .path
+                .iter()
+                .map(|k| k.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(".");
+            let file = e.metadata.as_ref().and_then(|m| match &m.source {
+                Some(Source::File(path)) => Some(path.display().to_string()),
+                _ => None,
+            });
+            let place = match (&file, key.is_empty()) {
+                (Some(file), false) => format!("`{key}` in {file}"),
+                (Some(file), true) => file.clone(),
+                (None, false) => format!("DEPOT_{}", key.to_uppercase()),
+                (None, true) => "the environment".to_string(),
+            };
+            match &e.kind {
+                Kind::UnknownField(field, _) => format!(
+                    "unknown key `{field}` in {}; the keys are listed in docs/reference/configuration.md",
+                    file.as_deref().unwrap_or("the configuration")
+                ),
+                kind => format!("{place}: {kind}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl Config {
     /// Loads the configuration. `file` is the `--config` argument; without it `DEPOT_CONFIG`
     /// is used, then `./depot.toml` if it exists.
@@ -186,7 +222,7 @@ impl Config {
         );
         let config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
         config.validate()?;
         Ok(config)
     }

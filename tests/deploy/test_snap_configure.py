@@ -209,7 +209,7 @@ def test_key_files_must_exist_where_the_daemon_can_read_them(snap):
         # Each setting alone is well formed; depot refuses the combination.
         ({"blob_backend": "s3"}, 'blob_backend = "s3" needs s3_bucket'),
         # A whole number past what the setting holds (a u32), named as the option.
-        ({"database_max_connections": "99999999999"}, "for option database-max-connections"),
+        ({"database_max_connections": "99999999999"}, "option database-max-connections in "),
     ],
 )
 def test_depot_reads_the_file_before_it_replaces_the_previous_one(snap, options, message):

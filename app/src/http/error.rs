@@ -136,8 +136,44 @@ impl From<JsonRejection> for ApiError {
         } else {
             "invalid-json"
         };
-        ApiError::new(status, code, rejection.body_text())
+        ApiError::new(status, code, without_type_names(&rejection.body_text()))
     }
+}
+
+/// serde's messages name the Rust type a body was read into (`expected struct RegisterRequest
+/// with 4 elements`): a client knows it as a JSON object.
+fn without_type_names(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let name_end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if name_end == 0 || !after.starts_with(|c: char| c.is_ascii_uppercase()) {
+            out.push_str("struct ");
+            rest = after;
+            continue;
+        }
+        out.push_str("a JSON object");
+        rest = &after[name_end..];
+        // ` with 4 elements` (serde's count of a struct's fields, read as a sequence)
+        if let Some(tail) = rest.strip_prefix(" with ") {
+            let digits = tail
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(tail.len());
+            let tail2 = &tail[digits..];
+            if digits > 0 {
+                rest = tail2
+                    .strip_prefix(" elements")
+                    .or_else(|| tail2.strip_prefix(" element"))
+                    .unwrap_or(tail2);
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl From<QueryRejection> for ApiError {
@@ -170,4 +206,27 @@ pub async fn not_found_fallback() -> ApiError {
         "not-found",
         "no such endpoint; the API is described in docs/reference/api.md",
     )
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::without_type_names;
+
+    #[test]
+    fn serde_messages_do_not_name_rust_types() {
+        assert_eq!(
+            without_type_names(
+                "Failed to deserialize the JSON body into the target type: invalid type: sequence, expected struct RegisterRequest with 4 elements at line 1 column 1"
+            ),
+            "Failed to deserialize the JSON body into the target type: invalid type: sequence, expected a JSON object at line 1 column 1"
+        );
+        assert_eq!(
+            without_type_names("expected struct Foo"),
+            "expected a JSON object"
+        );
+        assert_eq!(
+            without_type_names("unknown field `struct`, expected `name`"),
+            "unknown field `struct`, expected `name`"
+        );
+    }
 }
