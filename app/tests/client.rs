@@ -576,8 +576,9 @@ latest  ubuntu@22.04/amd64  stable     –        –
         "invalid-track-name",
     );
     assert_eq!(
-        me.ok(&["release", "hello-depot", "1", "2.0/beta"]),
-        "Released hello-depot revision 1 to 2.0/beta.\n"
+        me.ok(&["release", "hello-depot", "1", "2.0/beta,2.0/beta"]),
+        "Released hello-depot revision 1 to 2.0/beta.\n",
+        "a channel named twice is released once"
     );
     // A store URL with a path depot does not serve is not a missing package.
     let out = run(me

@@ -647,11 +647,14 @@ async fn release(
     channels: &[String],
     kind: TypeArg,
 ) -> Result<(), ClientError> {
-    let channels: Vec<String> = channels
+    let mut channels: Vec<String> = channels
         .iter()
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .collect();
+    // `stable,stable` is one release.
+    let mut seen = std::collections::HashSet::new();
+    channels.retain(|c| seen.insert(c.clone()));
     if channels.is_empty() {
         return Err(ClientError::usage(
             "no-channel",
@@ -671,7 +674,8 @@ async fn create_tracks(name: &str, tracks: &[String], kind: TypeArg) -> Result<(
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
         .collect();
-    tracks.dedup();
+    let mut seen = std::collections::HashSet::new();
+    tracks.retain(|t| seen.insert(t.clone()));
     if tracks.is_empty() {
         return Err(ClientError::usage("no-track", "name at least one track"));
     }
