@@ -31,11 +31,10 @@ impl TopWithTies {
     }
 }
 
-/// Best score first; among equal scores, the earlier filed first.
+/// Best score first; among equal scores, the earlier filed first. A total order (a NaN
+/// score, which BM25 never gives, sorts as its bits say rather than breaking the sort).
 fn better<D: Ord>(a: &(Score, D), b: &(Score, D)) -> Ordering {
-    b.0.partial_cmp(&a.0)
-        .unwrap_or(Ordering::Equal)
-        .then_with(|| a.1.cmp(&b.1))
+    b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1))
 }
 
 /// Cuts `kept` down to its `depth` best and the ties of the last of them, `most` at most;
@@ -47,7 +46,7 @@ fn cut<D: Ord + Copy>(kept: &mut Vec<(Score, D)>, depth: usize, most: usize) -> 
     }
     kept.select_nth_unstable_by(depth - 1, better);
     let bar = kept[depth - 1].0;
-    kept.retain(|(score, _)| *score >= bar);
+    kept.retain(|(score, _)| score.total_cmp(&bar) != Ordering::Less);
     if kept.len() > most {
         kept.sort_unstable_by(better);
         kept.truncate(most);
@@ -104,8 +103,10 @@ impl SegmentCollector for TopWithTiesSegment {
     type Fruit = Vec<(Score, DocAddress)>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        if score < self.bar || (self.full && score <= self.bar) {
-            return;
+        match score.total_cmp(&self.bar) {
+            Ordering::Less => return,
+            Ordering::Equal if self.full => return,
+            _ => {}
         }
         self.kept.push((score, doc));
         // Cut when the matches past the bar are as many again as the depth (and the ties).

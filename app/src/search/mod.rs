@@ -966,10 +966,16 @@ impl SearchIndex {
             }
             Ok(())
         };
+        // A filter narrows and scores nothing: as a BM25 term it would score a package with
+        // one category above one with two, and decide between text ties and the order of an
+        // empty query's matches.
         let term = |field: Field, value: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(
-                Term::from_field_text(field, value),
-                IndexRecordOption::Basic,
+            Box::new(ConstScoreQuery::new(
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, value),
+                    IndexRecordOption::Basic,
+                )),
+                0.0,
             ))
         };
         if let Some(ns) = q.namespace {
@@ -999,10 +1005,13 @@ impl SearchIndex {
         if let Some(prefix) = &q.name_prefix {
             must.push((
                 Occur::Must,
-                Box::new(FuzzyTermQuery::new_prefix(
-                    Term::from_field_text(f.name_raw, &lc(prefix)),
-                    0,
-                    false,
+                Box::new(ConstScoreQuery::new(
+                    Box::new(FuzzyTermQuery::new_prefix(
+                        Term::from_field_text(f.name_raw, &lc(prefix)),
+                        0,
+                        false,
+                    )),
+                    0.0,
                 )),
             ));
         }
@@ -1480,8 +1489,7 @@ impl SearchIndex {
         // Best first; equal scores by name, then id (a snap and a charm may share a name), so
         // that every process answers alike whatever order it filed the catalog in.
         let order = |a: &(f32, &DocInfo), b: &(f32, &DocInfo)| {
-            b.0.partial_cmp(&a.0)
-                .unwrap_or(std::cmp::Ordering::Equal)
+            b.0.total_cmp(&a.0)
                 .then_with(|| a.1.name.cmp(&b.1.name))
                 .then_with(|| a.1.id.cmp(&b.1.id))
         };

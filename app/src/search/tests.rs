@@ -265,6 +265,50 @@ fn with_no_text_every_match_is_ranked_not_only_the_first_filed() {
 }
 
 #[test]
+fn filters_narrow_without_ranking() {
+    // Half the packages have one category, half two: a category filter must not rank the
+    // first half above the second (as BM25 over the category field would), with or without
+    // text.
+    let docs: Vec<SearchDoc> = alike(400)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut d)| {
+            d.categories = if i % 2 == 0 {
+                vec!["games".into()]
+            } else {
+                vec!["games".into(), "puzzle".into()]
+            };
+            d
+        })
+        .collect();
+    let index = SearchIndex::build(docs).unwrap();
+    let by_category = |text: &str| SearchQuery {
+        text: text.into(),
+        category: Some("games".into()),
+        limit: 5,
+        ..SearchQuery::default()
+    };
+    // Without downloads, by name.
+    assert_eq!(
+        names(&index, by_category(""))[..2],
+        ["pkg-0000", "pkg-0001"]
+    );
+    assert_eq!(
+        names(&index, by_category("music player"))[..2],
+        ["pkg-0000", "pkg-0001"]
+    );
+    index.set_popularity([("id-0399".to_string(), 9.0), ("id-0398".to_string(), 8.0)].into());
+    assert_eq!(
+        names(&index, by_category(""))[..2],
+        ["pkg-0399", "pkg-0398"]
+    );
+    assert_eq!(
+        names(&index, by_category("music player"))[..2],
+        ["pkg-0399", "pkg-0398"]
+    );
+}
+
+#[test]
 fn popularity_decides_among_text_ties_past_the_candidate_cut() {
     // 300 packages score alike for `music player`; the most downloaded wins, wherever it
     // was filed, and equal ones come by name.
