@@ -353,6 +353,32 @@ async fn tracks_and_channels(backend: Backend) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
         assert_eq!(error_code(&body), "invalid-json");
     }
+    // `paused` as the channel map shows it is accepted; pausing is not supported.
+    let (status, body) = app
+        .post(
+            "/v1/snap/tracked/releases",
+            Some(&token),
+            json!([{"channel": "latest/edge", "revision": 1, "progressive": {"percentage": 50, "paused": true}}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_code(&body), "invalid-progressive");
+    let (status, body) = app
+        .post(
+            "/v1/snap/tracked/releases",
+            Some(&token),
+            json!([{"channel": "latest/edge", "revision": 1, "progressive": {"percentage": 50, "paused": null}}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app
+        .post(
+            "/v1/snap/tracked/releases",
+            Some(&token),
+            json!([{"channel": "latest/edge"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "closed again");
     let (_, metadata) = app.get("/v1/snap/tracked", Some(&token)).await;
     let tracks: Vec<&str> = metadata["metadata"]["tracks"]
         .as_array()

@@ -145,9 +145,11 @@ impl From<JsonRejection> for ApiError {
 fn without_type_names(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
-    while let Some(at) = rest.find("struct ") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + "struct ".len()..];
+    // serde says `expected struct Name`; anything else is text the client sent.
+    const TYPE: &str = "expected struct ";
+    while let Some(at) = rest.find(TYPE) {
+        out.push_str(&rest[..at + "expected ".len()]);
+        let after = &rest[at + TYPE.len()..];
         let name_end = after
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(after.len());
@@ -227,6 +229,10 @@ mod message_tests {
         assert_eq!(
             without_type_names("unknown field `struct`, expected `name`"),
             "unknown field `struct`, expected `name`"
+        );
+        assert_eq!(
+            without_type_names("invalid value: string \"struct Foo\", expected u32"),
+            "invalid value: string \"struct Foo\", expected u32"
         );
     }
 }

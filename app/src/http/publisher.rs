@@ -1182,6 +1182,16 @@ async fn release(
         let channel =
             Channel::parse_with_default_track(&item.channel, &found.package.default_track)
                 .map_err(|e| ApiError::bad_request("invalid-channel", e.to_string()))?;
+        if item
+            .progressive
+            .as_ref()
+            .is_some_and(|p| p.paused == Some(true))
+        {
+            return Err(ApiError::bad_request(
+                "invalid-progressive",
+                "pausing a progressive release is not supported: release again with the percentage you want",
+            ));
+        }
         let percentage = item.progressive.and_then(|p| p.percentage);
         if let Some(p) = percentage
             && (!(0.0..=100.0).contains(&p) || p.is_nan())

@@ -505,6 +505,10 @@ pub struct ReleaseRequestItem {
 pub struct ProgressiveRequest {
     #[schema(minimum = 0, maximum = 100)]
     pub percentage: Option<f64>,
+    /// As the channel map shows it: `null` or `false`. Pausing is not supported (`true` is
+    /// `400 invalid-progressive`).
+    #[serde(default)]
+    pub paused: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]

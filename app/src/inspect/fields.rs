@@ -15,10 +15,11 @@ const SNAP_DESCRIPTION: usize = 4096;
 /// A one-line summary, as the store's metadata update allows.
 const SUMMARY: usize = 128;
 const LICENSE: usize = 256;
-/// A charm's summary and description are free text of its `metadata.yaml`; bounded like the
-/// metadata update's description.
-const CHARM_SUMMARY: usize = 512;
-const CHARM_DESCRIPTION: usize = 8192;
+/// A charm's summary and description are free text of its `metadata.yaml`, which neither
+/// charmcraft nor Charmhub bounds (some descriptions are whole READMEs): generous bounds, well
+/// inside the metadata file's own size limit.
+const CHARM_SUMMARY: usize = 2048;
+const CHARM_DESCRIPTION: usize = 65_536;
 /// A charm's `version` file is whatever its build wrote (often `git describe`).
 const CHARM_VERSION: usize = 64;
 

@@ -46,10 +46,14 @@ pub(crate) fn parse(text: String, max_bytes: u64) -> Result<SnapMeta, InspectErr
     let meta = SnapMeta {
         name: required(raw.name, "name")?,
         version: required(raw.version, "version")?,
-        title: raw.title,
-        summary: raw.summary.unwrap_or_default(),
+        // `summary: >` and `summary: |` end in a newline snapd does not mind.
+        title: raw.title.map(|t| t.trim_end().to_owned()),
+        summary: raw
+            .summary
+            .map(|s| s.trim_end().to_owned())
+            .unwrap_or_default(),
         description: raw.description.unwrap_or_default(),
-        license: raw.license,
+        license: raw.license.map(|l| l.trim_end().to_owned()),
         architectures: raw
             .architectures
             .filter(|list| !list.is_empty())
@@ -121,6 +125,16 @@ mod tests {
 
     fn meta(text: &str) -> Result<SnapMeta, InspectError> {
         parse(text.to_owned(), 1 << 20)
+    }
+
+    #[test]
+    fn block_scalars_lose_their_final_newline() {
+        let m = meta("name: a\nversion: '1'\nsummary: |\n  Hello\ntitle: >\n  Hi\n").unwrap();
+        assert_eq!(
+            (m.summary.as_str(), m.title.as_deref()),
+            ("Hello", Some("Hi"))
+        );
+        assert!(meta("name: a\nversion: '1'\nsummary: \"one\\ntwo\"\n").is_err());
     }
 
     #[test]

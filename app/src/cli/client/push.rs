@@ -213,9 +213,14 @@ fn check_tracks(package: &Value, channels: &[String]) -> Result<(), ClientError>
                 ),
             )
             .with_hint(format!(
-                "nothing was uploaded; create the track with `depot create-track {} {}` (a token with package-manage), then push again",
+                "nothing was uploaded; create the track with `depot create-track {} {}{}` (a token with package-manage), then push again",
                 metadata.get("name").and_then(Value::as_str).unwrap_or("NAME"),
-                channel.track
+                channel.track,
+                if metadata.get("type").and_then(Value::as_str) == Some("charm") {
+                    " --type charm"
+                } else {
+                    ""
+                }
             )));
         }
     }
