@@ -346,6 +346,7 @@ async fn tracks_and_channels(backend: Backend) {
     for bad in [
         json!([{"channel": "2.0/stable", "revision": 1, "bogus": true}]),
         json!([{"channel": "2.0/stable", "revision": 1, "progressive": {"percentage": 5, "x": 1}}]),
+        json!([{"channel": "2.0/stable", "revision": 1, "progressive": [null, null]}]),
     ] {
         let (status, body) = app
             .post("/v1/snap/tracked/releases", Some(&token), bad.clone())

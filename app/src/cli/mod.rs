@@ -15,25 +15,22 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::config::Config;
 
 /// The end of `depot --help`: exit codes of both kinds of command.
-const TOP_LEVEL_HELP: &str = "\
-Exit codes of the server commands (serve, migrate, config, admin, eval):
+const TOP_LEVEL_HELP: &str = concat!(
+    "Exit codes of the server commands (serve, migrate, config, admin, eval):
   0  success
   1  the command failed (database unreachable, account exists, invalid argument value)
   2  the configuration is invalid, or the command line does not parse
 
 Exit codes of the client commands (login, push, release, status, ...):
-  0  success
-  1  the store answered with an error (4xx, 5xx)
-  2  usage or configuration error (bad arguments, unreadable file, broken credentials file)
-  3  not logged in, or the store refused the token (401)
-  4  not found: the store does not know the package (404)
-  5  the store is unreachable (connection refused, DNS, TLS, timeout)
-
+",
+    client::client_exit_codes!(),
+    "
 Environment:
   DEPOT_CONFIG  server configuration file (server commands)
   DEPOT_STORE   store URL, overrides the credentials file (client commands)
   DEPOT_TOKEN   token, overrides the credentials file (client commands)
-  Server settings: DEPOT_<KEY>, see docs/reference/configuration.md";
+  Server settings: DEPOT_<KEY>, see docs/reference/configuration.md"
+);
 
 #[derive(Parser, Debug)]
 #[command(

@@ -497,7 +497,22 @@ pub struct ReleaseRequestItem {
     #[schema(value_type = Vec<Object>)]
     pub resources: Vec<serde_json::Value>,
     /// Recorded with the release and shown in the channel map.
+    #[serde(default, deserialize_with = "object_only")]
     pub progressive: Option<ProgressiveRequest>,
+}
+
+/// An optional JSON object: serde's derived structs also read arrays (`[50, null]` as
+/// `{"percentage": 50, "paused": null}`), which the schema does not allow.
+fn object_only<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error as _;
+    Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
+        .map(|object| serde_json::from_value(serde_json::Value::Object(object)))
+        .transpose()
+        .map_err(D::Error::custom)
 }
 
 #[derive(Deserialize, ToSchema)]

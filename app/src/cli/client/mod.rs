@@ -18,20 +18,31 @@ use self::api::{Api, Auth, ClientError, ErrorKind, display_url, parse_store_url}
 use self::credentials::Credentials;
 use crate::domain::Namespace;
 
-/// Exit codes, shown in `--help`.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
+/// The client commands' exit codes, one per line: in each client command's `--help` and in
+/// `depot --help`.
+macro_rules! client_exit_codes {
+    () => {
+        "  0  success
   1  the store answered with an error (4xx, 5xx)
   2  usage or configuration error (bad arguments, unreadable file, broken credentials file)
   3  not logged in, or the store refused the token (401)
   4  not found: the store does not know the package (404)
   5  the store is unreachable (connection refused, DNS, TLS, timeout)
+"
+    };
+}
+pub(crate) use client_exit_codes;
 
+/// Exit codes, shown in `--help`.
+pub const EXIT_CODES: &str = concat!(
+    "Exit codes:\n",
+    client_exit_codes!(),
+    "
 Environment:
   DEPOT_STORE  store URL, overrides the credentials file
   DEPOT_TOKEN  token, overrides the credentials file
-  Credentials: $XDG_CONFIG_HOME/depot/credentials.json (or ~/.config/depot/credentials.json)";
+  Credentials: $XDG_CONFIG_HOME/depot/credentials.json (or ~/.config/depot/credentials.json)"
+);
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
