@@ -274,6 +274,18 @@ fn publish_a_snap_and_a_charm_from_the_command_line() {
     assert_eq!(saved["store"], url.as_str());
     assert_eq!(saved["token"], store.token.as_str());
 
+    // A saved store URL that went bad is reported with the file it is in.
+    let good = std::fs::read_to_string(me.credentials()).unwrap();
+    std::fs::write(
+        me.credentials(),
+        good.replace(url.as_str(), "ftp://store.example"),
+    )
+    .unwrap();
+    let out = me.run(&["whoami"]);
+    assert_one_error(&out, 2, "invalid-store-url");
+    assert!(out.stderr.contains("credentials.json"), "{}", out.stderr);
+    std::fs::write(me.credentials(), good).unwrap();
+
     let whoami = me.ok(&["whoami"]);
     assert!(
         whoami.contains(&format!("store:        {url}\n")),

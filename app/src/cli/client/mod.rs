@@ -279,15 +279,23 @@ fn non_empty_env(key: &str) -> Option<String> {
 fn connect(auth: Auth) -> Result<Api, ClientError> {
     let env_store = non_empty_env("DEPOT_STORE");
     let env_token = non_empty_env("DEPOT_TOKEN");
-    let saved = if env_store.is_some() && env_token.is_some() {
-        None
+    let (saved, saved_at) = if env_store.is_some() && env_token.is_some() {
+        (None, None)
     } else {
-        credentials::load(&credentials::path()?)?
+        let path = credentials::path()?;
+        (credentials::load(&path)?, Some(path))
     };
     let store = match (&env_store, &saved) {
         (Some(store), _) => parse_store_url(store)
             .map_err(|e| e.with_hint("DEPOT_STORE must be the store's base URL"))?,
-        (None, Some(saved)) => parse_store_url(&saved.store)?,
+        (None, Some(saved)) => parse_store_url(&saved.store).map_err(|e| {
+            let file = saved_at
+                .as_deref()
+                .map_or_else(String::new, |p| format!(" in {}", p.display()));
+            e.with_hint(format!(
+                "the store URL saved{file} is not valid: run `depot login --store URL` again, or set DEPOT_STORE"
+            ))
+        })?,
         (None, None) => return Err(api::not_logged_in()),
     };
     let token = env_token.or_else(|| {
