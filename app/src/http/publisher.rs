@@ -421,24 +421,18 @@ pub struct MetadataPatch {
     pub default_track: Option<String>,
 }
 
-fn check_length(field: &str, value: &Option<String>, max: usize) -> ApiResult<()> {
-    match value {
-        Some(v) if v.chars().count() > max => Err(ApiError::bad_request(
-            "invalid-metadata",
-            format!("{field} is longer than {max} characters"),
-        )),
-        Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
-            Err(ApiError::bad_request(
-                "invalid-metadata",
-                format!("{field} contains control characters"),
-            ))
-        }
-        // Only the description is several lines; the rest show in one table cell or line.
-        Some(v) if field != "description" && v.contains(['\n', '\t']) => Err(
-            ApiError::bad_request("invalid-metadata", format!("{field} must be a single line")),
-        ),
-        _ => Ok(()),
-    }
+/// The same text rules a pushed artifact's metadata follows ([`inspect::fields`]): bounded,
+/// no control characters, one line but for the description.
+fn check_text(field: &str, value: &Option<String>, max: usize) -> ApiResult<()> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    let checked = if field == "description" {
+        inspect::fields::text(field, value, max)
+    } else {
+        inspect::fields::line(field, value, max)
+    };
+    checked.map_err(|message| ApiError::bad_request("invalid-metadata", message))
 }
 
 /// Updates a package's metadata (title, summary, description, links, categories, default
@@ -473,12 +467,12 @@ async fn update_metadata(
 ) -> ApiResult<Json<PackageMetadata>> {
     let found =
         authorized_package(&state, &principal, &namespace, &name, Scope::PackageManage).await?;
-    check_length("title", &patch.title, 40)?;
-    check_length("summary", &patch.summary, 128)?;
-    check_length("description", &patch.description, 8192)?;
-    check_length("license", &patch.license, 256)?;
-    check_length("website", &patch.website, 1024)?;
-    check_length("contact", &patch.contact, 1024)?;
+    check_text("title", &patch.title, 40)?;
+    check_text("summary", &patch.summary, 128)?;
+    check_text("description", &patch.description, 8192)?;
+    check_text("license", &patch.license, 256)?;
+    check_text("website", &patch.website, 1024)?;
+    check_text("contact", &patch.contact, 1024)?;
     if let Some(categories) = &patch.categories {
         let valid = |c: &String| {
             !c.is_empty()

@@ -37,7 +37,7 @@ fn shown(value: &str) -> String {
 }
 
 /// Free text: at most `max` characters, and no control characters but newlines and tabs.
-fn text(key: &str, value: &str, max: usize) -> Result<(), String> {
+pub(crate) fn text(key: &str, value: &str, max: usize) -> Result<(), String> {
     let count = value.chars().count();
     if count > max {
         return Err(format!(
@@ -57,7 +57,7 @@ fn text(key: &str, value: &str, max: usize) -> Result<(), String> {
 }
 
 /// A single line: [`text`] without newlines or tabs either.
-fn line(key: &str, value: &str, max: usize) -> Result<(), String> {
+pub(crate) fn line(key: &str, value: &str, max: usize) -> Result<(), String> {
     text(key, value, max)?;
     if value.contains(['\n', '\t']) {
         return Err(format!("`{key}` must be a single line"));

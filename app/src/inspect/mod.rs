@@ -16,7 +16,7 @@
 //! caller's business, as is turning [`RawEpoch`] into a domain epoch.
 
 mod charm;
-mod fields;
+pub(crate) mod fields;
 mod limits;
 mod paths;
 mod snap;

@@ -29,6 +29,17 @@ impl TopWithTies {
             most: most.max(depth),
         }
     }
+
+    fn segment(&self, ordinal: SegmentOrdinal) -> TopWithTiesSegment {
+        TopWithTiesSegment {
+            ordinal,
+            depth: self.depth,
+            most: self.most,
+            kept: Vec::new(),
+            bar: Score::MIN,
+            full: false,
+        }
+    }
 }
 
 /// Best score first; among equal scores, the earlier filed first. A total order (a NaN
@@ -64,14 +75,7 @@ impl Collector for TopWithTies {
         ordinal: SegmentOrdinal,
         _reader: &SegmentReader,
     ) -> tantivy::Result<TopWithTiesSegment> {
-        Ok(TopWithTiesSegment {
-            ordinal,
-            depth: self.depth,
-            most: self.most,
-            kept: Vec::new(),
-            bar: Score::MIN,
-            full: false,
-        })
+        Ok(self.segment(ordinal))
     }
 
     fn requires_scoring(&self) -> bool {
@@ -129,7 +133,7 @@ mod tests {
     use super::*;
 
     fn run(depth: usize, most: usize, scores: &[Score]) -> Vec<(Score, DocId)> {
-        let mut segment = TopWithTies::new(depth, most).for_segment_unchecked();
+        let mut segment = TopWithTies::new(depth, most).segment(0);
         for (doc, score) in scores.iter().enumerate() {
             segment.collect(doc as DocId, *score);
         }
@@ -140,19 +144,6 @@ mod tests {
             .collect();
         kept.sort_unstable_by(better);
         kept
-    }
-
-    impl TopWithTies {
-        fn for_segment_unchecked(&self) -> TopWithTiesSegment {
-            TopWithTiesSegment {
-                ordinal: 0,
-                depth: self.depth,
-                most: self.most,
-                kept: Vec::new(),
-                bar: Score::MIN,
-                full: false,
-            }
-        }
     }
 
     #[test]

@@ -666,14 +666,7 @@ async fn release(
     channels: &[String],
     kind: TypeArg,
 ) -> Result<(), ClientError> {
-    let mut channels: Vec<String> = channels
-        .iter()
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .collect();
-    // `stable,stable` is one release.
-    let mut seen = std::collections::HashSet::new();
-    channels.retain(|c| seen.insert(c.clone()));
+    let channels = distinct(channels);
     if channels.is_empty() {
         return Err(ClientError::usage(
             "no-channel",
@@ -687,14 +680,19 @@ async fn release(
     Ok(())
 }
 
-async fn create_tracks(name: &str, tracks: &[String], kind: TypeArg) -> Result<(), ClientError> {
-    let mut tracks: Vec<String> = tracks
-        .iter()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect();
+/// Command-line values trimmed, empty ones dropped, each once in the order given
+/// (`stable,stable` is one release).
+fn distinct(values: &[String]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    tracks.retain(|t| seen.insert(t.clone()));
+    values
+        .iter()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty() && seen.insert(v.clone()))
+        .collect()
+}
+
+async fn create_tracks(name: &str, tracks: &[String], kind: TypeArg) -> Result<(), ClientError> {
+    let tracks = distinct(tracks);
     if tracks.is_empty() {
         return Err(ClientError::usage("no-track", "name at least one track"));
     }
