@@ -94,6 +94,20 @@ pub fn find_exact<'a, E: ReleaseEntry>(
     )
 }
 
+/// The first entry (in slice order) released on `track` at its most stable risk with one,
+/// branches aside, that `matches` and has not expired at `now`: what a device following the
+/// track's least stable risk would fall back through, checked once per risk.
+pub fn most_stable<'a, E: ReleaseEntry>(
+    entries: &'a [E],
+    track: &str,
+    now: i64,
+    matches: impl Fn(&E) -> bool,
+) -> Option<&'a E> {
+    Risk::ALL
+        .iter()
+        .find_map(|risk| find_at(entries, track, *risk, None, now, &matches))
+}
+
 /// Resolve `requested` against a channel map: try `requested`, then `fallback(requested)`,
 /// then its fallback, …, and return the first entry (in slice order) released exactly at the
 /// channel being tried that `matches` and has not expired at `now`. The returned entry's
@@ -466,6 +480,17 @@ mod tests {
             prop_assert!(chain.iter().skip(1).all(|c| !c.is_branch()));
             prop_assert!(chain.windows(2).skip(usize::from(req.is_branch())).all(|w| w[1].risk < w[0].risk));
             prop_assert_eq!(chain.last().map(|c| c.risk), Some(Risk::Stable));
+        }
+
+        #[test]
+        fn most_stable_is_the_first_risk_that_resolves(map in arb_map(), now in 0i64..20, arch in 0u8..2) {
+            let m = |e: &Entry| e.arch == arch;
+            for track in TRACKS {
+                let expected = Risk::ALL
+                    .iter()
+                    .find_map(|risk| resolve(&map, &Channel::new(track, *risk, None), now, m));
+                prop_assert_eq!(most_stable(&map, track, now, m), expected);
+            }
         }
 
         #[test]

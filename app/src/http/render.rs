@@ -242,6 +242,19 @@ impl<'a> SnapObject<'a> {
 /// A [`SnapObject`] rendered before (see [`SnapObject::cached`]).
 pub(crate) struct CachedObject(std::sync::Arc<serde_json::value::RawValue>);
 
+impl CachedObject {
+    /// Bytes of JSON text.
+    pub(crate) fn len(&self) -> usize {
+        self.0.get().len()
+    }
+}
+
+impl From<std::sync::Arc<serde_json::value::RawValue>> for CachedObject {
+    fn from(text: std::sync::Arc<serde_json::value::RawValue>) -> Self {
+        CachedObject(text)
+    }
+}
+
 impl Serialize for CachedObject {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)

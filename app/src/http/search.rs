@@ -16,10 +16,11 @@ use super::render::{CachedObject, ChannelEntry, Field, Fields, SnapObject, json_
 use super::schema::ErrorBody;
 use super::{ApiError, ApiResult, AppState};
 use crate::catalog::channel_map::resolve_for;
-use crate::domain::{Channel, Namespace, Risk};
+use crate::domain::resolve::most_stable;
+use crate::domain::{Channel, Namespace};
 use crate::search::snippet::{highlight, query_words};
 use crate::search::{MAX_WINDOW, SearchQuery};
-use crate::store::{PackageState, Release};
+use crate::store::{PackageState, Release, RenderKey};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -100,13 +101,8 @@ fn shown_release<'a>(
             let channel = Channel::parse_with_default_track(c, track).ok()?;
             resolve_for(state, &channel, accepts, now)
         }
-        None => Risk::ALL.iter().find_map(|risk| {
-            resolve_for(
-                state,
-                &Channel::new(track.clone(), *risk, None),
-                accepts,
-                now,
-            )
+        None => most_stable(&state.releases, track, now, |r: &Release| {
+            accepts(&r.platform)
         }),
     }
 }
@@ -249,21 +245,18 @@ async fn snaps_find(
         None => (DEFAULT_FIND_FIELDS, true),
     };
     let catalog = app.catalog.snapshot();
-    let ids: Vec<String> = app
+    let hits = app
         .catalog
         .search
         .search(&search)
         .map_err(ApiError::internal)?
-        .hits
-        .into_iter()
-        .map(|h| h.id.to_string())
-        .collect();
+        .hits;
     let now = chrono::Utc::now().timestamp();
     let arch = search.architecture.clone();
     let accepts = |p: &str| arch.as_deref().is_none_or(|a| p == a || p == "all");
-    let mut results = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(state) = catalog.get_by_id(&id) else {
+    let mut results = Vec::with_capacity(hits.len());
+    for hit in &hits {
+        let Some(state) = catalog.get_by_id(&hit.id) else {
             continue;
         };
         if state.package.private {
@@ -278,26 +271,32 @@ async fn snaps_find(
         else {
             continue;
         };
-        results.push(FindResult {
-            name: &state.package.name,
-            snap_id: &state.package.id,
-            snap: SnapObject::package(&app.public_url, state, fields).cached(),
-            revision: SnapObject::revision(
-                &app.public_url,
-                state,
-                &state.revisions[i],
-                fields,
-                if wants_channel {
-                    ChannelEntry::Name(release.channel.short())
-                } else {
-                    ChannelEntry::None
-                },
-            )
-            .cached(),
-        });
+        let entry = wants_channel.then(|| release.channel.short());
+        let key = RenderKey::FindResult {
+            fields: fields.bits(),
+            revision: release.revision,
+            entry: entry.clone(),
+        };
+        // The whole result is kept with the package state: the next query finding this
+        // package copies it (see `RenderedJson`).
+        results.push(CachedObject::from(state.rendered.object(key, || {
+            serde_json::value::to_raw_value(&FindResult {
+                name: &state.package.name,
+                snap_id: &state.package.id,
+                snap: SnapObject::package(&app.public_url, state, fields),
+                revision: SnapObject::revision(
+                    &app.public_url,
+                    state,
+                    &state.revisions[i],
+                    fields,
+                    entry.map_or(ChannelEntry::None, ChannelEntry::Name),
+                ),
+            })
+            .expect("a find result always serialises")
+        })));
     }
     // Serialised here, while the catalog snapshot it borrows from is alive.
-    let size = 256 + results.len() * 1536;
+    let size = 256 + results.iter().map(CachedObject::len).sum::<usize>();
     let response = json_response(
         &FindAnswer {
             results,
@@ -311,19 +310,20 @@ async fn snaps_find(
 
 /// The body of snap `find` (its schema is [`SnapFindResponse`]).
 #[derive(Serialize)]
-struct FindAnswer<'a> {
-    results: Vec<FindResult<'a>>,
+struct FindAnswer {
+    results: Vec<CachedObject>,
     #[serde(rename = "error-list")]
     error_list: [(); 0],
 }
 
+/// One result of `snaps_find`, rendered once and kept (see [`RenderKey::FindResult`]).
 #[derive(Serialize)]
 struct FindResult<'a> {
     name: &'a str,
     #[serde(rename = "snap-id")]
     snap_id: &'a str,
-    snap: CachedObject,
-    revision: CachedObject,
+    snap: SnapObject<'a>,
+    revision: SnapObject<'a>,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -370,6 +370,14 @@ pub enum RenderKey {
         channel: Option<String>,
         entry: Option<String>,
     },
+    /// A whole `GET /v2/snaps/find` result (name, id, the snap-level fields and those of the
+    /// revision shown): which fields, which revision, and the channel it names (`None` when
+    /// the fields leave it out).
+    FindResult {
+        fields: u32,
+        revision: u32,
+        entry: Option<String>,
+    },
     /// A whole `info` answer: which fields, for which architecture (`None`: every one). Only
     /// for states whose channel map cannot change with time (no release expires).
     Info {
@@ -412,7 +420,7 @@ impl RenderedJson {
     }
 
     /// Texts kept per state: devices asking about a package mostly ask for the same fields of
-    /// the same revision, so a few (a refresh answer's object, a search result's two, an `info`
+    /// the same revision, so a few (a refresh answer's object, a search result, an `info`
     /// answer) cover nearly every request while bounding the memory (under a kilobyte an
     /// object without the description; a few kilobytes an `info` answer).
     pub const OBJECTS: usize = 4;
