@@ -1072,7 +1072,27 @@ async fn file_resources_are_uploaded_released_and_served(backend: Backend) {
         assert_eq!(r.download.size, bytes.len() as i64);
         assert_eq!(r.download.hash_sha_256, hex(&Sha256::digest(&bytes)));
         assert_eq!(r.download.hash_sha_384, hex(&Sha384::digest(&bytes)));
+        assert_eq!(
+            headers["content-disposition"].to_str().unwrap(),
+            "attachment; filename=\"data.bin\""
+        );
+        // A large resource can be resumed.
+        let (status, headers, tail) = f.app.download(&r.download.url, Some("bytes=3-")).await;
+        assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(tail, bytes[3..]);
+        assert_eq!(
+            headers["content-range"].to_str().unwrap(),
+            format!("bytes 3-{}/{}", bytes.len() - 1, bytes.len())
+        );
     }
+    // Unknown charm and unknown revision say which.
+    let path = |id: &str, revision: u32| format!("/api/v1/resources/{id}/data/{revision}");
+    let (status, body) = f.raw(Method::GET, &path("NoSuchCharmId", 1), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.to_string().contains("no charm with id"), "{body}");
+    let (status, body) = f.raw(Method::GET, &path(&f.id, 99), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.to_string().contains("no revision 99"), "{body}");
     // A release without resources keeps the channel's.
     f.release("stable", r1).await;
     let install = f.install("stable", base("amd64", "ubuntu", "22.04")).await;

@@ -95,6 +95,16 @@ async fn downloads_are_counted_flushed_and_reported(backend: Backend) {
         StatusCode::PARTIAL_CONTENT
     );
 
+    // The metric counts what the package's counts count.
+    assert_eq!(
+        app.state
+            .metrics
+            .downloads
+            .with_label_values(&["snap"])
+            .get(),
+        6
+    );
+
     // Nothing reaches the database before a flush.
     let (status, body) = app.get("/v1/snap/count-me/downloads", Some(&token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -167,6 +177,58 @@ async fn downloads_are_counted_flushed_and_reported(backend: Backend) {
     }
 }
 
+/// A GET with `headers`: its status, its `ETag` and the bytes of its body.
+async fn get_with(
+    app: &TestApp,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Option<String>, usize) {
+    let mut builder = Request::builder().method(Method::GET).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = app.raw(builder.body(Body::empty()).unwrap()).await;
+    let status = response.status();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, etag, body.len())
+}
+
+/// `If-Range` with another validator gets the whole file; `If-None-Match` with the file's ETag
+/// gets `304` and no body.
+async fn validators_ask_for_the_whole_file_or_nothing(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = app.account("validator", &[]).await;
+    let url = publish(&app, &token, "check-me", dir.path()).await;
+    let (status, etag, size) = get_with(&app, &url, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let etag = etag.expect("an ETag");
+    assert!(size > 10);
+
+    let range = ("range", "bytes=10-");
+    let (status, _, len) = get_with(&app, &url, &[range, ("if-range", &etag)]).await;
+    assert_eq!((status, len), (StatusCode::PARTIAL_CONTENT, size - 10));
+    for other in ["\"0123\"", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+        let (status, _, len) = get_with(&app, &url, &[range, ("if-range", other)]).await;
+        assert_eq!((status, len), (StatusCode::OK, size), "If-Range: {other}");
+    }
+
+    for tags in [etag.clone(), format!("\"x\", W/{etag}"), "*".to_string()] {
+        let (status, sent, len) = get_with(&app, &url, &[("if-none-match", &tags)]).await;
+        assert_eq!(
+            (status, sent.as_deref(), len),
+            (StatusCode::NOT_MODIFIED, Some(etag.as_str()), 0),
+            "If-None-Match: {tags}"
+        );
+    }
+    let (status, _, len) = get_with(&app, &url, &[("if-none-match", "\"0123\"")]).await;
+    assert_eq!((status, len), (StatusCode::OK, size));
+}
+
 async fn downloads_feed_search_ranking(backend: Backend) {
     let app = TestApp::new(backend).await;
     let dir = tempfile::tempdir().unwrap();
@@ -208,5 +270,6 @@ async fn downloads_feed_search_ranking(backend: Backend) {
 
 both_backends!(
     downloads_are_counted_flushed_and_reported,
+    validators_ask_for_the_whole_file_or_nothing,
     downloads_feed_search_ranking
 );

@@ -173,9 +173,13 @@ struct Fixture {
 }
 
 fn yaml(version: &str, epoch: &str) -> String {
+    yaml_for(version, epoch, "amd64")
+}
+
+fn yaml_for(version: &str, epoch: &str, architecture: &str) -> String {
     format!(
         "name: hello-refresh\nversion: '{version}'\nsummary: Says hello\ndescription: A test snap.\n\
-         architectures: [amd64]\nbase: core22\nconfinement: strict\nepoch: {epoch}\n"
+         architectures: [{architecture}]\nbase: core22\nconfinement: strict\nepoch: {epoch}\n"
     )
 }
 
@@ -198,7 +202,16 @@ impl Fixture {
 
     /// Pushes a revision with `version` and `epoch`; returns its number.
     async fn push(&self, version: &str, epoch: &str) -> u32 {
-        let snap = fixtures::build_snap(self.dir.path(), &yaml(version, epoch));
+        self.push_yaml(&yaml(version, epoch)).await
+    }
+
+    /// Pushes a revision built for `architecture`; returns its number.
+    async fn push_for(&self, version: &str, architecture: &str) -> u32 {
+        self.push_yaml(&yaml_for(version, "0", architecture)).await
+    }
+
+    async fn push_yaml(&self, yaml: &str) -> u32 {
+        let snap = fixtures::build_snap(self.dir.path(), yaml);
         let (status, body) = self
             .app
             .push("snap", "hello-refresh", &snap, &self.token)
@@ -265,9 +278,21 @@ impl Fixture {
         address: Option<std::net::SocketAddr>,
         context: Value,
     ) -> u32 {
+        self.progressive_answer_to(session, address, context, self.refresh_action())
+            .await
+    }
+
+    /// The revision one device is offered for the first of `actions`.
+    async fn progressive_answer_to(
+        &self,
+        session: Option<&str>,
+        address: Option<std::net::SocketAddr>,
+        context: Value,
+        actions: Value,
+    ) -> u32 {
         let body = json!({
             "context": context,
-            "actions": self.refresh_action(),
+            "actions": actions,
             "fields": ["revision"],
         });
         let mut builder = Request::builder()
@@ -703,12 +728,23 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
         "{updated} of 10,000 devices got the 25% release"
     );
     assert!(answers.values().all(|r| *r == r1 || *r == r2));
-    // The same device always gets the same answer.
-    for (session, revision) in answers.iter().take(50) {
+    // The same device always gets the same answer, whether it refreshes or installs (snapd
+    // names an install `install-N`, an installed snap by its snap id) or installs again.
+    for (session, revision) in answers.iter().take(200) {
         assert_eq!(
             f.progressive_answer(Some(session), None, r1).await,
             *revision
         );
+        for key in ["install-1", "install-7"] {
+            let install = json!([{"action": "install", "instance-key": key,
+                "name": "hello-refresh", "channel": "stable"}]);
+            assert_eq!(
+                f.progressive_answer_to(Some(session), None, json!([]), install)
+                    .await,
+                *revision,
+                "{session} installing as {key}"
+            );
+        }
     }
     // Devices without a session are told apart by their address.
     let mut by_address = 0;
@@ -811,6 +847,100 @@ async fn info_selects_fields_and_architectures(backend: Backend) {
         .get("/v2/snaps/info/hello-refresh?architecture=amd64", None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    // What is not an architecture name is refused, not echoed back as a platform.
+    for query in ["?architecture=bogus%20arch", "?architecture="] {
+        let (status, body) = f
+            .app
+            .get(&format!("/v2/snaps/info/hello-refresh{query}"), None)
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid-architecture"),
+            "{query}"
+        );
+    }
+    let request = axum::http::Request::get("/v2/snaps/info/hello-refresh")
+        .header("snap-device-architecture", "<script>")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(f.app.raw(request).await.status(), StatusCode::BAD_REQUEST);
+    let (status, body) = f
+        .raw_refresh(
+            json!({"context": [], "actions": [
+                {"action": "install", "instance-key": "install-1", "name": "hello-refresh"}]}),
+            Some("Amd64"),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid-architecture")
+    );
+}
+
+/// Without an architecture, `info` lists each architecture's channels as a device of that
+/// architecture gets them: a release for `all` serves every architecture, and a risk with
+/// nothing for one architecture follows the more stable risk that has something for it.
+async fn info_without_an_architecture_shows_what_each_architecture_gets(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let all1 = f.push_for("1.0", "all").await;
+    let all2 = f.push_for("2.0", "all").await;
+    let amd = f.push_for("3.0", "amd64").await;
+    let arm = f.push_for("4.0", "arm64").await;
+    f.release(json!([
+        {"channel": "stable", "revision": all1},
+        {"channel": "edge", "revision": all2},
+        {"channel": "beta", "revision": amd},
+        {"channel": "beta", "revision": arm},
+    ]))
+    .await;
+    let rows = |body: &Value, architecture: &str| -> Vec<(String, u64)> {
+        let mut rows: Vec<(String, u64)> = body["channel-map"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["channel"]["architecture"] == architecture)
+            .map(|e| {
+                (
+                    e["channel"]["risk"].as_str().unwrap().to_string(),
+                    e["revision"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let (status, every) = f
+        .app
+        .get("/v2/snaps/info/hello-refresh?fields=revision", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{every}");
+    let expected = |beta: u32| -> Vec<(String, u64)> {
+        let mut rows = vec![
+            ("stable".to_string(), u64::from(all1)),
+            ("candidate".to_string(), u64::from(all1)),
+            ("beta".to_string(), u64::from(beta)),
+            ("edge".to_string(), u64::from(all2)),
+        ];
+        rows.sort();
+        rows
+    };
+    assert_eq!(rows(&every, "amd64"), expected(amd), "{every}");
+    assert_eq!(rows(&every, "arm64"), expected(arm), "{every}");
+    // A device of any other architecture gets the releases for `all`.
+    assert_eq!(rows(&every, "all"), expected(all1), "{every}");
+    for architecture in ["amd64", "arm64"] {
+        let (status, only) = f
+            .app
+            .get(
+                &format!(
+                    "/v2/snaps/info/hello-refresh?fields=revision&architecture={architecture}"
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{only}");
+        assert_eq!(rows(&only, architecture), rows(&every, architecture));
+    }
 }
 
 async fn malformed_requests_are_refused(backend: Backend) {
@@ -951,5 +1081,6 @@ both_backends!(
     progressive_releases_reach_their_percentage,
     malformed_requests_are_refused,
     info_selects_fields_and_architectures,
+    info_without_an_architecture_shows_what_each_architecture_gets,
     categories_list_what_public_snaps_use,
 );

@@ -334,13 +334,16 @@ async fn snap_find_rejects_bad_queries(backend: Backend) {
         "q=a%2Bb",
         "name=(x)",
         "channel=nonsense/risk/x/y",
+        "q=x&confinement=strict,bogus",
+        "q=x&architecture=%3Cscript%3E",
+        "q=x&architecture=",
     ] {
         let (status, content_type, body) = f.get_typed(&format!("/v2/snaps/find?{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(content_type, "application/json");
         let code = error_code(&body);
         assert!(
-            code == "invalid-query" || code == "invalid-channel",
+            code == "invalid-query" || code == "invalid-channel" || code == "invalid-architecture",
             "{query}: {body}"
         );
     }
@@ -428,6 +431,8 @@ async fn native_search_pages_and_highlights(backend: Backend) {
         ("q=x&limit=101", "invalid-query"),
         ("q=x&cursor=%21%21", "invalid-cursor"),
         ("q=x&limit=abc", "invalid-query"),
+        ("q=x&confinement=jail", "invalid-query"),
+        ("q=x&architecture=AMD64", "invalid-architecture"),
     ] {
         let (status, body) = f.app.get(&format!("/v1/search?{query}"), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");

@@ -148,7 +148,9 @@ pub struct Principal {
 pub enum Denied {
     /// The token lacks the scope.
     MissingScope(Scope),
-    /// The token is restricted to other packages, or the account does not publish this one.
+    /// The token is restricted to other packages.
+    NotListed,
+    /// The package belongs to another account.
     NotYourPackage,
 }
 
@@ -175,7 +177,7 @@ impl Principal {
                 .iter()
                 .any(|p| p.namespace == package.namespace && p.name == package.name);
             if !listed {
-                return Err(Denied::NotYourPackage);
+                return Err(Denied::NotListed);
             }
         }
         if self.is_admin() || package.publisher.id == self.account.id {
@@ -196,7 +198,7 @@ impl Principal {
                     .iter()
                     .any(|p| p.namespace == namespace && p.name == name) =>
             {
-                Err(Denied::NotYourPackage)
+                Err(Denied::NotListed)
             }
             _ => Ok(()),
         }

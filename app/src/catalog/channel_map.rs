@@ -33,7 +33,18 @@ pub enum PlatformFilter<'f> {
     },
 }
 
-/// The effective channel map of a package at `now` (unix seconds).
+/// The platform of a release for every architecture beside `platform`: `all` beside a snap's
+/// architecture, `name/channel/all` beside a charm base (`name/channel/architecture`).
+fn for_every_architecture(platform: &str) -> String {
+    match platform.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/all"),
+        None => "all".to_string(),
+    }
+}
+
+/// The effective channel map of a package at `now` (unix seconds). Without a platform to show
+/// (`PlatformFilter::All`), each platform released for is listed as a device on it would
+/// resolve it: an architecture's lines include the releases for `all`.
 pub fn effective<'a>(
     state: &'a PackageState,
     filter: &PlatformFilter<'_>,
@@ -65,8 +76,10 @@ pub fn effective<'a>(
             PlatformFilter::Only { shown_as, .. } => vec![(shown_as.clone(), None)],
         };
         for (platform, exact) in &platforms {
+            // A device of one architecture also gets what is released for every one.
+            let also = exact.as_deref().map(for_every_architecture);
             let matches = |r: &Release| match (exact, filter) {
-                (Some(p), _) => &r.platform == p,
+                (Some(p), _) => &r.platform == p || also.as_ref() == Some(&r.platform),
                 (None, PlatformFilter::Only { accepts, .. }) => accepts(&r.platform),
                 (None, PlatformFilter::All) => true,
             };

@@ -63,9 +63,10 @@ pub struct DownloadParams {
 ///
 /// These are the URLs the info APIs hand out. Any revision of a visible package can be fetched,
 /// released or not. One `Range` of the forms `bytes=START-END`, `bytes=START-` and
-/// `bytes=-SUFFIX` answers `206`; several ranges, or one that does not parse, are ignored.
-/// `HEAD` answers the headers only. A download that starts at byte 0 is counted (see
-/// `GET /v1/{namespace}/{name}/downloads`).
+/// `bytes=-SUFFIX` answers `206`; several ranges, or one that does not parse, are ignored, and
+/// so is the range when `If-Range` names another validator than the file's ETag.
+/// `If-None-Match` naming the ETag answers `304`. `HEAD` answers the headers only. A download
+/// that starts at byte 0 is counted (see `GET /v1/{namespace}/{name}/downloads`).
 #[utoipa::path(
     get,
     path = "/api/v1/{plural}/download/{file}",
@@ -75,6 +76,8 @@ pub struct DownloadParams {
         ("plural" = NamespacePlural, Path, description = "`snaps` or `charms`."),
         ("file" = String, Path, description = "`{package-id}_{revision}.snap` under `snaps`, `{package-id}_{revision}.charm` under `charms`.", example = "fJ74qYVg99lOk27Q3QDnd84WiY4hPAC4_1.snap"),
         ("range" = Option<String>, Header, nullable = false, description = "One byte range, e.g. `bytes=100-`.", example = "bytes=0-99"),
+        ("if-range" = Option<String>, Header, nullable = false, description = "The file's ETag: the range is served only if it still names this file; anything else gets the whole file."),
+        ("if-none-match" = Option<String>, Header, nullable = false, description = "ETags (or `*`): `304` when one is the file's."),
         DownloadParams,
     ),
     security((), ("macaroon" = [])),
@@ -91,6 +94,9 @@ pub struct DownloadParams {
             ("accept-ranges" = String, description = "`bytes`."),
             ("etag" = String, description = "The SHA3-384 of the whole file, quoted."),
             ("content-disposition" = String, description = "`attachment; filename=\"{name}_{revision}.{ext}\"`."),
+        )),
+        (status = 304, description = "`If-None-Match` names the file's ETag.", headers(
+            ("etag" = String, description = "The SHA3-384 of the whole file, quoted."),
         )),
         (status = 400, description = "`invalid-path`.", body = ErrorBody),
         (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
@@ -135,9 +141,78 @@ async fn download(
         .iter()
         .find(|r| r.revision == number)
         .ok_or_else(not_found)?;
-    let size = revision.size;
+    let filename = format!(
+        "{}_{}.{}",
+        state.package.name,
+        number,
+        namespace.file_extension()
+    );
+    let stored = StoredFile {
+        sha3_384: &revision.sha3_384,
+        size: revision.size,
+        filename: &filename,
+        package: &state.package.name,
+    };
+    serve_file(&app, &method, &headers, stored, || {
+        app.metrics
+            .downloads
+            .with_label_values(&[namespace.as_str()])
+            .inc();
+        let channel = params
+            .channel
+            .as_deref()
+            .and_then(|c| crate::domain::Channel::parse(c).ok())
+            .map(|c| c.full())
+            .unwrap_or_default();
+        app.downloads.record(&state.package.id, &channel);
+    })
+    .await
+}
+
+/// A file in blob storage, as a download serves it.
+pub(crate) struct StoredFile<'a> {
+    pub sha3_384: &'a str,
+    pub size: u64,
+    /// The name `Content-Disposition` gives it.
+    pub filename: &'a str,
+    /// The package it belongs to, for the log should the file be missing.
+    pub package: &'a str,
+}
+
+/// Answers a GET or HEAD of `file`: the whole file, or one `Range` of it (`206`, `416`),
+/// `If-Range` and `If-None-Match` (`304`) against its ETag (its SHA3-384, quoted), with
+/// `Content-Length`, `Accept-Ranges`, `ETag` and `Content-Disposition`. `started` runs once
+/// for a download that starts at byte 0 (not for `HEAD`, not for a resumed one): where a
+/// download is counted.
+pub(crate) async fn serve_file(
+    app: &AppState,
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+    file: StoredFile<'_>,
+    started: impl FnOnce(),
+) -> ApiResult<Response> {
+    let size = file.size;
+    let etag = format!("\"{}\"", file.sha3_384);
+    // A file never changes under its name, but a client may still ask as if it could.
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| matches_etag(tags, &etag))
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response
+            .headers_mut()
+            .insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
+        return Ok(response);
+    }
+    // `If-Range` with another validator (an older ETag, or a date: depot sends no
+    // Last-Modified) asks for the whole file instead of the range.
+    let if_range_holds = headers
+        .get(header::IF_RANGE)
+        .is_none_or(|v| v.as_bytes() == etag.as_bytes());
     let range = headers
         .get(header::RANGE)
+        .filter(|_| if_range_holds)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_range);
     let (status, start, len) = match range {
@@ -165,35 +240,18 @@ async fn download(
             (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
         }
     };
-    app.metrics
-        .downloads
-        .with_label_values(&[namespace.as_str()])
-        .inc();
-    // A download is counted once: not for HEAD, not again when it resumes from an offset.
     if start == 0 && method != axum::http::Method::HEAD {
-        let channel = params
-            .channel
-            .as_deref()
-            .and_then(|c| crate::domain::Channel::parse(c).ok())
-            .map(|c| c.full())
-            .unwrap_or_default();
-        app.downloads.record(&state.package.id, &channel);
+        started();
     }
     let blob = app
         .blobs
-        .get(&revision.sha3_384, start, Some(len))
+        .get(file.sha3_384, start, Some(len))
         .await
-        .map_err(|e| lost_blob(e, &state.package.name, &revision.sha3_384))?;
+        .map_err(|e| lost_blob(e, file.package, file.sha3_384))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
         blob.reader,
         256 * 1024,
     ));
-    let filename = format!(
-        "{}_{}.{}",
-        state.package.name,
-        number,
-        namespace.file_extension()
-    );
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -202,11 +260,8 @@ async fn download(
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        header::ETAG,
-        HeaderValue::from_str(&format!("\"{}\"", revision.sha3_384)).expect("hex"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.filename)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     if status == StatusCode::PARTIAL_CONTENT {
@@ -217,6 +272,14 @@ async fn download(
         );
     }
     Ok(response)
+}
+
+/// Whether an `If-None-Match` list (`"a", W/"b"` or `*`) names `etag` (weakly compared, as
+/// RFC 9110 says for this header).
+fn matches_etag(tags: &str, etag: &str) -> bool {
+    tags.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// A released file missing from blob storage is data the operator has lost, not a client's
@@ -235,6 +298,16 @@ pub(crate) fn lost_blob(err: crate::blobs::BlobError, package: &str, sha3_384: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn etag_lists() {
+        let etag = "\"abc\"";
+        assert!(matches_etag("\"abc\"", etag));
+        assert!(matches_etag("\"x\", W/\"abc\"", etag));
+        assert!(matches_etag("*", etag));
+        assert!(!matches_etag("\"abcd\"", etag));
+        assert!(!matches_etag("abc", etag));
+    }
 
     #[test]
     fn ranges() {

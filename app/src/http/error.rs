@@ -131,12 +131,21 @@ impl From<InspectError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "body-too-large"
-        } else {
-            "invalid-json"
-        };
-        ApiError::new(status, code, without_type_names(&rejection.body_text()))
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(
+                status,
+                "body-too-large",
+                format!(
+                    "the JSON body is over the limit of {} bytes (1 MiB); split the request (fewer actions or items per request)",
+                    super::JSON_BODY_LIMIT
+                ),
+            );
+        }
+        ApiError::new(
+            status,
+            "invalid-json",
+            without_type_names(&rejection.body_text()),
+        )
     }
 }
 

@@ -184,3 +184,88 @@ impl<S: Send + Sync> FromRequest<S> for Multipart {
             .map_err(|e| ApiError::bad_request("invalid-multipart", e.body_text()))
     }
 }
+
+/// The device's architecture: the `architecture` query parameter (`query`), else the
+/// `Snap-Device-Architecture` header; `None` when neither is sent. A value that cannot be a
+/// Debian architecture name (lower-case letters, digits and `-`, at most 32) is
+/// `400 invalid-architecture`: it would otherwise be echoed back as if a platform had it.
+pub(crate) fn device_architecture<'a>(
+    query: Option<&'a str>,
+    headers: &'a axum::http::HeaderMap,
+) -> Result<Option<&'a str>, ApiError> {
+    let (value, from) = match (query, headers.get("snap-device-architecture")) {
+        (Some(q), _) => (Some(q.as_bytes()), "the `architecture` parameter"),
+        (None, Some(h)) => (Some(h.as_bytes()), "Snap-Device-Architecture"),
+        (None, None) => (None, ""),
+    };
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let valid = (1..=32).contains(&value.len())
+        && value[0].is_ascii_alphanumeric()
+        && value
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    if !valid {
+        return Err(ApiError::bad_request(
+            "invalid-architecture",
+            format!(
+                "{from} is not an architecture name: send the device's Debian architecture, e.g. amd64 or arm64"
+            ),
+        ));
+    }
+    Ok(Some(std::str::from_utf8(value).expect("ASCII")))
+}
+
+#[cfg(test)]
+mod architecture_tests {
+    use super::device_architecture;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn architectures_are_names() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(device_architecture(None, &headers).unwrap(), None);
+        for good in [
+            "amd64",
+            "arm64",
+            "armhf",
+            "ppc64el",
+            "s390x",
+            "riscv64",
+            "hurd-i386",
+        ] {
+            assert_eq!(
+                device_architecture(Some(good), &headers).unwrap(),
+                Some(good)
+            );
+        }
+        for bad in [
+            "",
+            "AMD64",
+            "<script>",
+            "amd64 ",
+            "-x",
+            "a/b",
+            &"a".repeat(33),
+        ] {
+            let err = device_architecture(Some(bad), &headers).unwrap_err();
+            assert_eq!(err.code, "invalid-architecture", "{bad:?}");
+        }
+        headers.insert(
+            "snap-device-architecture",
+            HeaderValue::from_static("arm64"),
+        );
+        assert_eq!(device_architecture(None, &headers).unwrap(), Some("arm64"));
+        // The parameter wins over the header.
+        assert_eq!(
+            device_architecture(Some("amd64"), &headers).unwrap(),
+            Some("amd64")
+        );
+        headers.insert(
+            "snap-device-architecture",
+            HeaderValue::from_bytes(b"\xffx").unwrap(),
+        );
+        assert!(device_architecture(None, &headers).is_err());
+    }
+}

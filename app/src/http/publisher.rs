@@ -64,10 +64,17 @@ fn denied(denied: Denied, package: &Package) -> ApiError {
             "permission-denied",
             format!("the token lacks the {scope} scope needed for this; ask for a token with it"),
         ),
+        Denied::NotListed => ApiError::forbidden(
+            "permission-denied",
+            format!(
+                "this token is restricted to other packages, not the {} {:?}; use a token made for it (depot admin create-token --package)",
+                package.namespace, package.name
+            ),
+        ),
         Denied::NotYourPackage => ApiError::forbidden(
             "permission-denied",
             format!(
-                "this token may not change the {} {:?}",
+                "the {} {:?} belongs to another publisher: only its publisher (or an admin) may read its revisions, releases and downloads or change it",
                 package.namespace, package.name
             ),
         ),
@@ -304,7 +311,7 @@ async fn register(
                 "permission-denied",
                 format!("the token lacks the {scope} scope needed to register names"),
             ),
-            Denied::NotYourPackage => ApiError::forbidden(
+            Denied::NotListed | Denied::NotYourPackage => ApiError::forbidden(
                 "permission-denied",
                 format!(
                     "this token is restricted to other packages and may not register {:?}",

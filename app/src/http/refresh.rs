@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::assertions::{Lookup, find};
-use super::extract::{ClientAddr, Json};
+use super::extract::{ClientAddr, Json, device_architecture};
 use super::render::{CachedObject, ChannelEntry, Field, Fields, SnapObject, json_response};
 use super::schema::{ErrorBody, RefreshResponse};
 use super::snaps::can_see;
@@ -204,11 +204,12 @@ struct Device<'a> {
 }
 
 impl Device<'_> {
-    /// The key that places this device's `instance_key` in a progressive release's buckets.
-    /// snapd sends the snap id as the instance key of every snap that is not a parallel
-    /// install, so the instance key alone would put every device in the same bucket.
-    fn progressive_key(&self, instance_key: &str) -> String {
-        format!("{}\u{0}{instance_key}", self.identity)
+    /// The key that places this device in a progressive release's buckets: who it is, not
+    /// the action's instance key. snapd names an installed snap by its snap id but an install
+    /// by `install-N`, so a key with the instance key in it put one device in two buckets,
+    /// and a device could install the new revision and then be told to refresh back.
+    fn progressive_key(&self) -> &str {
+        &self.identity
     }
 
     fn accepts(&self, platform: &str) -> bool {
@@ -229,7 +230,7 @@ pub struct Resolved<'a> {
 }
 
 /// The bucket (0..10,000) of a device for one progressive release: a stable hash of the snap,
-/// the device (its identity and instance key, see `Device::progressive_key`) and the release,
+/// the device (its identity, see `Device::progressive_key`) and the release,
 /// so a device keeps its answer for a release and every release draws a fresh subset.
 pub fn progressive_bucket(snap_id: &str, device_key: &str, release: &Release) -> u32 {
     let mut hasher = Sha256::new();
@@ -403,13 +404,12 @@ impl<'a> Ctx<'a> {
             .map(|i| &state.revisions[i])
     }
 
-    /// Resolves `channel` (a string as sent) for `instance_key`: the revision, the effective
+    /// Resolves `channel` (a string as sent) for this device: the revision, the effective
     /// channel and, for a default-track redirect, the channel the device should follow.
     fn resolve_channel<'s>(
         &self,
         state: &'s PackageState,
         channel: &str,
-        instance_key: &str,
         cohort: Option<&str>,
     ) -> Result<(Resolved<'s>, Option<Channel>), Value> {
         let default_track = state.package.default_track.as_str();
@@ -426,7 +426,7 @@ impl<'a> Ctx<'a> {
         // --cohort`): the cohort key stands in for the device.
         let device_key = match cohort {
             Some(cohort) => format!("cohort\u{0}{cohort}"),
-            None => self.device.progressive_key(instance_key),
+            None => self.device.progressive_key().to_owned(),
         };
         match resolve_device(state, &parsed, &accepts, &device_key, self.now) {
             Some(resolved) => Ok((resolved, redirect)),
@@ -500,12 +500,7 @@ impl<'a> Ctx<'a> {
             return result;
         }
         let channel = action.channel.as_deref().unwrap_or("stable");
-        match self.resolve_channel(
-            state,
-            channel,
-            &action.instance_key,
-            action.cohort_key.as_deref(),
-        ) {
+        match self.resolve_channel(state, channel, action.cohort_key.as_deref()) {
             Ok((resolved, redirect)) => match self.find_revision(state, resolved.revision) {
                 Some(revision) => {
                     let channel = resolved.channel.full();
@@ -611,7 +606,6 @@ impl<'a> Ctx<'a> {
         let (resolved, redirect) = match self.resolve_channel(
             state,
             channel,
-            &installed.instance_key,
             action
                 .cohort_key
                 .as_deref()
@@ -732,7 +726,7 @@ impl Ctx<'_> {
     security((), ("macaroon" = [])),
     responses(
         (status = 200, description = "One result per action, in order; a failed action is a result with `\"result\": \"error\"`. A `refresh` result carrying the installed revision means no update; a `refresh` with no update whose installed revision the store does not have gets no result.", body = RefreshResponse),
-        (status = 400, description = "`invalid-request` (no actions, too many items, duplicate instance keys), `invalid-series`; `invalid-json`.", body = ErrorBody),
+        (status = 400, description = "`invalid-request` (no actions, too many items, duplicate instance keys), `invalid-series`, `invalid-architecture`; `invalid-json`.", body = ErrorBody),
         (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
         (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
         (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
@@ -747,12 +741,15 @@ async fn refresh(
     Json(request): Json<RefreshRequest>,
 ) -> ApiResult<Response> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(series) = header("snap-device-series")
+    if let Some(series) = headers.get("snap-device-series")
         && series != "16"
     {
         return Err(ApiError::bad_request(
             "invalid-series",
-            format!("unknown series {series:?}: depot serves series 16"),
+            format!(
+                "unknown series {:?}: depot serves series 16",
+                String::from_utf8_lossy(series.as_bytes())
+            ),
         ));
     }
     if request.actions.is_empty() {
@@ -818,7 +815,7 @@ async fn refresh(
         app: &app,
         principal: principal.as_ref(),
         device: Device {
-            architecture: header("snap-device-architecture"),
+            architecture: device_architecture(None, &headers)?,
             scheduled: header("snap-refresh-reason") == Some("scheduled"),
             identity: match (header("snap-device-authorization"), client) {
                 (Some(session), _) => format!("session {session}"),

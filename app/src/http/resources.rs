@@ -9,10 +9,8 @@
 //! need a container registry, which depot does not run: pushing one answers
 //! `resource-type-not-supported`.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
@@ -693,7 +691,8 @@ async fn juju_resource_revisions(
     Ok(axum::Json(json!({ "revisions": revisions })))
 }
 
-/// Downloads a resource revision (URLs come from refresh results and the listings).
+/// Downloads a resource revision (URLs come from refresh results and the listings), with
+/// `Range`, `If-Range` and `If-None-Match` as artifact downloads have them.
 #[utoipa::path(
     get,
     path = "/api/v1/resources/{package_id}/{resource}/{revision}",
@@ -703,53 +702,68 @@ async fn juju_resource_revisions(
         ("package_id" = String, Path, description = "The charm id."),
         ("resource" = String, Path, description = "The resource.", example = "data"),
         ("revision" = u32, Path, description = "The resource revision.", minimum = 1),
+        ("range" = Option<String>, Header, nullable = false, description = "One byte range, as for artifact downloads.", example = "bytes=0-99"),
+        ("if-range" = Option<String>, Header, nullable = false, description = "The file's ETag: the range is served only if it still names this file."),
+        ("if-none-match" = Option<String>, Header, nullable = false, description = "ETags (or `*`): `304` when one is the file's."),
     ),
     security((), ("macaroon" = [])),
     responses(
-        (status = 200, description = "The file.", content_type = "application/octet-stream", body = super::schema::Binary),
+        (status = 200, description = "The file.", content_type = "application/octet-stream", body = super::schema::Binary, headers(
+            ("content-length" = u64, description = "Bytes in this response."),
+            ("accept-ranges" = String, description = "`bytes`."),
+            ("etag" = String, description = "The SHA3-384 of the whole file, quoted."),
+            ("content-disposition" = String, description = "`attachment; filename=\"{filename}\"`: the file name the charm declares for the resource, else the resource's name."),
+        )),
+        (status = 206, description = "The requested range (as for artifact downloads).", content_type = "application/octet-stream", body = super::schema::Binary, headers(
+            ("content-length" = u64, description = "Bytes in this response."),
+            ("content-range" = String, description = "`bytes START-END/SIZE`."),
+            ("etag" = String, description = "The SHA3-384 of the whole file, quoted."),
+        )),
+        (status = 304, description = "`If-None-Match` names the file's ETag."),
         (status = 400, description = "`invalid-path`.", body = ErrorBody),
-        (status = 404, description = "`download-not-found`; `blob-not-found`.", body = ErrorBody),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 404, description = "`download-not-found`: no such charm (or a private one the caller may not see), or no such resource revision; `blob-not-found`.", body = ErrorBody),
+        (status = 416, description = "`range-not-satisfiable`: the range starts at or beyond the end of the file.", body = ErrorBody, headers(
+            ("content-range" = String, description = "`bytes */SIZE`."),
+        )),
     ),
 )]
 async fn download_resource(
     State(app): State<AppState>,
     Path((package_id, resource, revision)): Path<(String, String, u32)>,
     MaybeAuth(principal): MaybeAuth,
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let catalog = app.catalog.snapshot();
-    let not_found = || {
-        ApiError::not_found(
-            "download-not-found",
-            format!("no revision {revision} of resource {resource:?} for this charm"),
-        )
-    };
     let state = catalog
         .get_by_id(&package_id)
         .filter(|s| s.package.namespace == Namespace::Charm && can_see(s, principal.as_ref()))
-        .ok_or_else(not_found)?;
-    let r = state
-        .resources
-        .find(&resource, revision)
-        .ok_or_else(not_found)?;
-    let blob = app
-        .blobs
-        .get(&r.sha3_384, 0, None)
-        .await
-        .map_err(|e| super::download::lost_blob(e, &state.package.name, &r.sha3_384))?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        blob.reader,
-        256 * 1024,
-    ));
-    let mut response = (StatusCode::OK, body).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
-    h.insert(
-        header::ETAG,
-        HeaderValue::from_str(&format!("\"{}\"", r.sha3_384)).expect("hex"),
-    );
-    Ok(response)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "download-not-found",
+                format!("no charm with id {package_id:?} in this store"),
+            )
+        })?;
+    let r = state.resources.find(&resource, revision).ok_or_else(|| {
+        ApiError::not_found(
+            "download-not-found",
+            format!(
+                "the charm {:?} has no revision {revision} of resource {resource:?}",
+                state.package.name
+            ),
+        )
+    })?;
+    let filename = declared(state)
+        .into_iter()
+        .find(|d| d.name == resource)
+        .and_then(|d| d.filename)
+        .unwrap_or_else(|| resource.clone());
+    let stored = super::download::StoredFile {
+        sha3_384: &r.sha3_384,
+        size: r.size,
+        filename: &filename,
+        package: &state.package.name,
+    };
+    super::download::serve_file(&app, &method, &headers, stored, || {}).await
 }

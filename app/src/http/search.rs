@@ -11,13 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Json, Query};
+use super::extract::{Json, Query, device_architecture};
 use super::render::{CachedObject, ChannelEntry, Field, Fields, SnapObject, json_response};
 use super::schema::ErrorBody;
 use super::{ApiError, ApiResult, AppState};
 use crate::catalog::channel_map::resolve_for;
 use crate::domain::resolve::most_stable;
 use crate::domain::{Channel, Namespace};
+use crate::inspect::fields::CONFINEMENTS;
 use crate::search::snippet::{highlight, query_words};
 use crate::search::{MAX_WINDOW, SearchQuery};
 use crate::store::{PackageState, Release, RenderKey};
@@ -78,6 +79,28 @@ fn check_text(q: &str, what: &str) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// A `confinement` parameter: comma-separated confinements, each one snapd knows.
+fn confinements(param: &str) -> ApiResult<Vec<String>> {
+    param
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            if CONFINEMENTS.contains(&c) {
+                Ok(c.to_string())
+            } else {
+                Err(ApiError::bad_request(
+                    "invalid-query",
+                    format!(
+                        "unknown confinement {c:?}: `confinement` takes {} (comma-separated)",
+                        CONFINEMENTS.join(", ")
+                    ),
+                ))
+            }
+        })
+        .collect()
 }
 
 fn observe(app: &AppState, endpoint: &str, started: Instant) {
@@ -181,7 +204,7 @@ pub struct SnapFindResponse {
     ),
     responses(
         (status = 200, description = "The matching snaps, best first (at most 100). Content type exactly `application/json`.", body = SnapFindResponse),
-        (status = 400, description = "`invalid-query`: both `q` and `name`, a character snapd refuses (`+=&|><!(){}[]^\"~*?:\\/`), or a query longer than 200 characters; `invalid-channel`.", body = ErrorBody),
+        (status = 400, description = "`invalid-query`: both `q` and `name`, a character snapd refuses (`+=&|><!(){}[]^\"~*?:\\/`), a query longer than 200 characters, or an unknown confinement; `invalid-channel`; `invalid-architecture`.", body = ErrorBody),
     ),
 )]
 async fn snaps_find(
@@ -213,23 +236,14 @@ async fn snaps_find(
         check_text(prefix, "name")?;
         search.name_prefix = Some(prefix.to_string());
     }
-    search.architecture = query.architecture.clone().or_else(|| {
-        headers
-            .get("snap-device-architecture")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    });
+    search.architecture =
+        device_architecture(query.architecture.as_deref(), &headers)?.map(str::to_string);
     if let Some(c) = &query.channel {
         Channel::parse(c).map_err(|e| ApiError::bad_request("invalid-channel", e.to_string()))?;
         search.channel = Some(c.clone());
     }
     if let Some(c) = &query.confinement {
-        search.confinements = c
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect();
+        search.confinements = confinements(c)?;
     } else if headers
         .get("snap-classic")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"false"))
@@ -603,7 +617,7 @@ fn encode_cursor(offset: usize) -> String {
     params(SearchParams),
     responses(
         (status = 200, description = "A page of results, best first.", body = SearchResponse),
-        (status = 400, description = "`invalid-query`: an unknown `type`, `limit` outside 1–100, a query longer than 200 characters or with control characters; `invalid-cursor`; `invalid-channel`.", body = ErrorBody),
+        (status = 400, description = "`invalid-query`: an unknown `type` or confinement, `limit` outside 1–100, a query longer than 200 characters or with control characters; `invalid-cursor`; `invalid-channel`; `invalid-architecture`.", body = ErrorBody),
     ),
 )]
 async fn search(
@@ -650,18 +664,14 @@ async fn search(
         namespace,
         kind: params.kind.clone(),
         category: params.category.clone(),
-        architecture: params.architecture.clone(),
+        architecture: device_architecture(params.architecture.as_deref(), &HeaderMap::new())?
+            .map(str::to_string),
         channel: params.channel.clone(),
         confinements: params
             .confinement
             .as_deref()
-            .map(|c| {
-                c.split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(confinements)
+            .transpose()?
             .unwrap_or_default(),
         publisher: params.publisher.clone(),
         offset,

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Path, Query, device_architecture};
 use super::render::{
     ChannelEntry, DownloadUrl, Field, Fields, SnapObject, Time, raw_json_response,
 };
@@ -87,7 +87,7 @@ struct InfoQuery {
     security((), ("macaroon" = [])),
     responses(
         (status = 200, description = "The snap.", body = SnapInfo),
-        (status = 400, description = "`invalid-query`, `invalid-path`.", body = ErrorBody),
+        (status = 400, description = "`invalid-query`, `invalid-path`; `invalid-architecture`: the `architecture` parameter or `Snap-Device-Architecture` is not an architecture name.", body = ErrorBody),
         (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
         (status = 404, description = "`snap-not-found`: no such snap, or a private one the caller may not see.", body = ErrorBody),
     ),
@@ -118,12 +118,7 @@ async fn info(
         Some(list) => Fields::parse(list.split(',')),
         None => Fields::SNAP_LEVEL.or(DEFAULT_REVISION_FIELDS),
     };
-    let architecture = query.architecture.as_deref().or_else(|| {
-        request
-            .headers()
-            .get("snap-device-architecture")
-            .and_then(|v| v.to_str().ok())
-    });
+    let architecture = device_architecture(query.architecture.as_deref(), request.headers())?;
     let accepts_arch;
     let filter = match architecture {
         Some(arch) => {

@@ -112,7 +112,7 @@ impl Metrics {
         let downloads = IntCounterVec::new(
             Opts::new(
                 "depot_downloads_total",
-                "Artifact downloads started, by namespace.",
+                "Artifact downloads started, by namespace: a GET from the first byte (not a HEAD, not a resumed download).",
             ),
             &["namespace"],
         )
