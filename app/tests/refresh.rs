@@ -943,6 +943,43 @@ async fn info_without_an_architecture_shows_what_each_architecture_gets(backend:
     }
 }
 
+/// A snap released only for `all` is available on the device's architecture, and
+/// `revision-not-found` says so: snapd calls a snap unavailable on an architecture unless an
+/// entry of `extra.releases` names it.
+async fn releases_for_all_are_listed_under_the_devices_architecture(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push_for("1.0", "all").await;
+    f.release(json!([{"channel": "edge", "revision": r1}]))
+        .await;
+    let (status, body) = f
+        .raw_refresh(
+            json!({"context": [], "actions": [
+                {"action": "download", "instance-key": "download-1", "name": "hello-refresh", "channel": "stable"}]}),
+            Some("amd64"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list: SnapActionResultList = serde_json::from_value(body).unwrap();
+    let error = list.results[0].error.as_ref().unwrap();
+    assert_eq!(error.code, "revision-not-found");
+    let mut releases: Vec<(String, String)> = error
+        .extra
+        .as_ref()
+        .unwrap()
+        .releases
+        .iter()
+        .map(|r| (r.architecture.clone(), r.channel.clone()))
+        .collect();
+    releases.sort();
+    assert_eq!(
+        releases,
+        vec![
+            ("all".to_string(), "latest/edge".to_string()),
+            ("amd64".to_string(), "latest/edge".to_string()),
+        ]
+    );
+}
+
 async fn malformed_requests_are_refused(backend: Backend) {
     let f = Fixture::new(backend).await;
     let cases = [
@@ -1082,5 +1119,6 @@ both_backends!(
     malformed_requests_are_refused,
     info_selects_fields_and_architectures,
     info_without_an_architecture_shows_what_each_architecture_gets,
+    releases_for_all_are_listed_under_the_devices_architecture,
     categories_list_what_public_snaps_use,
 );

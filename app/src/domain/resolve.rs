@@ -94,9 +94,8 @@ pub fn find_exact<'a, E: ReleaseEntry>(
     )
 }
 
-/// The first entry (in slice order) released on `track` at its most stable risk with one,
-/// branches aside, that `matches` and has not expired at `now`: what a device following the
-/// track's least stable risk would fall back through, checked once per risk.
+/// The release at the most stable risk of `track` that has one (branches aside): the first
+/// entry there, in slice order, that `matches` and has not expired at `now`.
 pub fn most_stable<'a, E: ReleaseEntry>(
     entries: &'a [E],
     track: &str,

@@ -47,10 +47,7 @@ pub struct RequestBase {
 impl RequestBase {
     /// Does a release on `platform` (`name/channel/architecture`) run on this base?
     pub fn accepts(&self, platform: &str) -> bool {
-        let mut parts = platform.splitn(3, '/');
-        let (Some(name), Some(channel), Some(architecture)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
+        let Some((name, channel, architecture)) = crate::store::split_platform(platform) else {
             return false;
         };
         let any = |s: &str| s.is_empty() || s.eq_ignore_ascii_case("NA");
@@ -198,12 +195,9 @@ fn error(code: &str, message: String, extra: Option<Value>) -> Value {
 }
 
 fn base_of(platform: &str) -> Value {
-    let mut parts = platform.splitn(3, '/');
-    json!({
-        "name": parts.next().unwrap_or_default(),
-        "channel": parts.next().unwrap_or_default(),
-        "architecture": parts.next().unwrap_or_default(),
-    })
+    let (name, channel, architecture) =
+        crate::store::split_platform(platform).unwrap_or(("", "", platform));
+    json!({"name": name, "channel": channel, "architecture": architecture})
 }
 
 struct Ctx<'a> {
@@ -598,6 +592,18 @@ mod tests {
             name: name.into(),
             channel: channel.into(),
         }
+    }
+
+    #[test]
+    fn base_channels_may_hold_a_slash() {
+        let b = base("amd64", "ubuntu", "22.04");
+        assert!(b.accepts("ubuntu/22.04/stable/amd64"));
+        assert!(b.accepts("ubuntu/22.04/stable/all"));
+        assert!(!b.accepts("ubuntu/22.04/stable/arm64"));
+        assert_eq!(
+            base_of("ubuntu/22.04/stable/arm64"),
+            json!({"name": "ubuntu", "channel": "22.04/stable", "architecture": "arm64"})
+        );
     }
 
     #[test]

@@ -22,12 +22,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 fn base_json(platform: &str) -> Value {
-    let mut parts = platform.splitn(3, '/');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(name), Some(channel), Some(architecture)) => {
+    match crate::store::split_platform(platform) {
+        Some((name, channel, architecture)) => {
             json!({"name": name, "channel": channel, "architecture": architecture})
         }
-        _ => json!({"name": "NA", "channel": "NA", "architecture": platform}),
+        None => json!({"name": "NA", "channel": "NA", "architecture": platform}),
     }
 }
 

@@ -261,7 +261,10 @@ pub(crate) async fn serve_file(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.filename)) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        safe_filename(file.filename)
+    )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     if status == StatusCode::PARTIAL_CONTENT {
@@ -272,6 +275,27 @@ pub(crate) async fn serve_file(
         );
     }
     Ok(response)
+}
+
+/// A file name fit for a quoted `Content-Disposition` value: its last path component, with
+/// quotes, backslashes and anything but printable ASCII as `_` (a resource's file name comes
+/// from the charm's metadata).
+fn safe_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let safe: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match safe.trim_matches('.') {
+        "" => "download".to_string(),
+        _ => safe,
+    }
 }
 
 /// Whether an `If-None-Match` list (`"a", W/"b"` or `*`) names `etag` (weakly compared, as
@@ -298,6 +322,17 @@ pub(crate) fn lost_blob(err: crate::blobs::BlobError, package: &str, sha3_384: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_stay_in_their_quotes() {
+        assert_eq!(safe_filename("hello_1.snap"), "hello_1.snap");
+        assert_eq!(safe_filename("../../etc/passwd"), "passwd");
+        assert_eq!(safe_filename("a\\b.bin"), "b.bin");
+        assert_eq!(safe_filename("x\"; y=\"z.bin"), "x_; y=_z.bin");
+        assert_eq!(safe_filename("données\r\n.bin"), "donn_es__.bin");
+        assert_eq!(safe_filename(".."), "download");
+        assert_eq!(safe_filename("dir/"), "download");
+    }
 
     #[test]
     fn etag_lists() {

@@ -136,8 +136,9 @@ impl From<JsonRejection> for ApiError {
                 status,
                 "body-too-large",
                 format!(
-                    "the JSON body is over the limit of {} bytes (1 MiB); split the request (fewer actions or items per request)",
-                    super::JSON_BODY_LIMIT
+                    "the JSON body is over the limit of {} bytes ({} KiB); split the request (fewer actions or items per request)",
+                    super::JSON_BODY_LIMIT,
+                    super::JSON_BODY_LIMIT / 1024
                 ),
             );
         }

@@ -1020,15 +1020,12 @@ async fn package_downloads(
 }
 
 fn base_of_platform(platform: &str) -> Option<BaseView> {
-    let mut parts = platform.splitn(3, '/');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(name), Some(channel), Some(architecture)) => Some(BaseView {
-            name: name.to_string(),
-            channel: channel.to_string(),
-            architecture: architecture.to_string(),
-        }),
-        _ => None,
-    }
+    let (name, channel, architecture) = crate::store::split_platform(platform)?;
+    Some(BaseView {
+        name: name.to_string(),
+        channel: channel.to_string(),
+        architecture: architecture.to_string(),
+    })
 }
 
 pub(crate) fn releases_view(state: &PackageState) -> ReleasesResponse {

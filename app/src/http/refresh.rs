@@ -200,18 +200,14 @@ struct Device<'a> {
     scheduled: bool,
     /// Who the device is, for progressive releases: its device session
     /// (`Snap-Device-Authorization`) when it has one, else its address; empty when neither.
+    /// It alone places the device in a release's buckets, not the action's instance key:
+    /// snapd names an installed snap by its snap id but an install by `install-N`, so a key
+    /// with the instance key in it put one device in two buckets, and a device could install
+    /// the new revision and then be told to refresh back.
     identity: String,
 }
 
 impl Device<'_> {
-    /// The key that places this device in a progressive release's buckets: who it is, not
-    /// the action's instance key. snapd names an installed snap by its snap id but an install
-    /// by `install-N`, so a key with the instance key in it put one device in two buckets,
-    /// and a device could install the new revision and then be told to refresh back.
-    fn progressive_key(&self) -> &str {
-        &self.identity
-    }
-
     fn accepts(&self, platform: &str) -> bool {
         match self.architecture {
             Some(arch) => platform == arch || platform == "all",
@@ -230,7 +226,7 @@ pub struct Resolved<'a> {
 }
 
 /// The bucket (0..10,000) of a device for one progressive release: a stable hash of the snap,
-/// the device (its identity, see `Device::progressive_key`) and the release,
+/// the device (its identity, see `Device::identity`) and the release,
 /// so a device keeps its answer for a release and every release draws a fresh subset.
 pub fn progressive_bucket(snap_id: &str, device_key: &str, release: &Release) -> u32 {
     let mut hasher = Sha256::new();
@@ -385,13 +381,25 @@ impl<'a> Ctx<'a> {
         .cached()
     }
 
-    /// Where the snap is released for this device, for `revision-not-found`'s `extra`.
+    /// Where the snap is released, for `revision-not-found`'s `extra`: every architecture
+    /// (snapd tells its user where else the snap exists), the device's own included when only
+    /// releases for `all` serve it. snapd calls the snap available on the device's
+    /// architecture only when an entry names that architecture.
     fn releases_extra(&self, state: &PackageState) -> Value {
-        let releases: Vec<Value> = effective(state, &PlatformFilter::All, self.now)
-            .into_iter()
-            // Every architecture: snapd tells its user where else the snap exists.
+        let accepts = |p: &str| self.device.accepts(p);
+        let own = self.device.architecture.map(|arch| PlatformFilter::Only {
+            shown_as: arch.to_string(),
+            accepts: &accepts,
+        });
+        let mut seen = HashSet::new();
+        let releases: Vec<Value> = [Some(PlatformFilter::All), own]
+            .iter()
+            .flatten()
+            .flat_map(|filter| effective(state, filter, self.now))
             .filter(|line| !line.follows())
-            .map(|line| json!({"architecture": line.platform, "channel": line.channel.full()}))
+            .map(|line| (line.platform, line.channel.full()))
+            .filter(|entry| seen.insert(entry.clone()))
+            .map(|(platform, channel)| json!({"architecture": platform, "channel": channel}))
             .collect();
         json!({ "releases": releases })
     }
@@ -426,7 +434,7 @@ impl<'a> Ctx<'a> {
         // --cohort`): the cohort key stands in for the device.
         let device_key = match cohort {
             Some(cohort) => format!("cohort\u{0}{cohort}"),
-            None => self.device.progressive_key().to_owned(),
+            None => self.device.identity.clone(),
         };
         match resolve_device(state, &parsed, &accepts, &device_key, self.now) {
             Some(resolved) => Ok((resolved, redirect)),

@@ -719,7 +719,9 @@ async fn juju_resource_revisions(
             ("content-range" = String, description = "`bytes START-END/SIZE`."),
             ("etag" = String, description = "The SHA3-384 of the whole file, quoted."),
         )),
-        (status = 304, description = "`If-None-Match` names the file's ETag."),
+        (status = 304, description = "`If-None-Match` names the file's ETag.", headers(
+            ("etag" = String, description = "The SHA3-384 of the whole file, quoted."),
+        )),
         (status = 400, description = "`invalid-path`.", body = ErrorBody),
         (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
         (status = 404, description = "`download-not-found`: no such charm (or a private one the caller may not see), or no such resource revision; `blob-not-found`.", body = ErrorBody),

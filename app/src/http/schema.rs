@@ -1066,7 +1066,7 @@ pub struct CharmRefreshResult {
     #[schema(required = false)]
     pub charm: CharmRefreshEntity,
     /// For `"result": "error"`; `extra.releases` lists `{base, channel}` where the charm is
-    /// released.
+    /// released (a base's entries include the releases for `all` architectures of it).
     #[schema(required = false)]
     pub error: ErrorItemView,
 }

@@ -390,7 +390,7 @@ pub struct CharmFindResponse {
     params(CharmFindQuery),
     responses(
         (status = 200, description = "The matching charms, best first (at most 100).", body = CharmFindResponse),
-        (status = 400, description = "`invalid-query`: a refused character or a query longer than 200 characters; `invalid-channel`.", body = ErrorBody),
+        (status = 400, description = "`invalid-query`: a refused character or a query longer than 200 characters; `invalid-channel`; `invalid-architecture`.", body = ErrorBody),
     ),
 )]
 async fn charms_find(
@@ -409,7 +409,8 @@ async fn charms_find(
         category: query.category.clone(),
         channel: query.channel.clone(),
         publisher: query.publisher.clone(),
-        architecture: query.architecture.clone(),
+        architecture: device_architecture(query.architecture.as_deref(), &HeaderMap::new())?
+            .map(str::to_string),
         kind: query.kind.clone(),
         limit: FIND_LIMIT,
         ..SearchQuery::default()

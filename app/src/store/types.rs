@@ -172,6 +172,15 @@ pub fn platform_of_base(base: &Base) -> String {
     format!("{}/{}/{}", base.name, base.channel, base.architecture)
 }
 
+/// A charm base's platform key read back: `(name, channel, architecture)`. A channel may hold
+/// `/` (`22.04/stable`); names and architectures cannot, so the name ends at the first `/` and
+/// the architecture starts after the last. `None` for a snap's platform (an architecture).
+pub fn split_platform(platform: &str) -> Option<(&str, &str, &str)> {
+    let (name, rest) = platform.split_once('/')?;
+    let (channel, architecture) = rest.rsplit_once('/')?;
+    Some((name, channel, architecture))
+}
+
 /// Package-level metadata an artifact brings; applied to the package on push.
 #[derive(Clone, Debug, Default)]
 pub struct ArtifactText {
