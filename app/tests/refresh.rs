@@ -1049,7 +1049,9 @@ async fn categories_list_what_public_snaps_use(backend: Backend) {
             Method::PATCH,
             "/v1/snap/hello-refresh",
             Some(&f.token),
-            Some(json!({"categories": ["utilities", "development"], "title": "Hello"})),
+            Some(
+                json!({"categories": ["Utilities", "development", "UTILITIES"], "title": "Hello"}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1065,7 +1067,16 @@ async fn categories_list_what_public_snaps_use(backend: Backend) {
     );
     let (_, info) = f.app.get("/v2/snaps/info/hello-refresh", None).await;
     assert_eq!(info["snap"]["title"], "Hello");
-    assert_eq!(info["snap"]["categories"][0]["name"], "utilities");
+    // Names are kept in lower case, once each: info, the list and the filter agree.
+    assert_eq!(
+        info["snap"]["categories"],
+        json!([{"featured": false, "name": "utilities"}, {"featured": false, "name": "development"}])
+    );
+    let (_, found) = f
+        .app
+        .get("/v2/snaps/find?category=utilities&architecture=amd64", None)
+        .await;
+    assert_eq!(found["results"][0]["name"], "hello-refresh", "{found}");
 
     let (status, body) = f
         .app

@@ -494,6 +494,15 @@ async fn update_metadata(
             ));
         }
     }
+    // Category names are lower case (as the Snap Store's, and as `admin import` files them),
+    // so that a filter and the listing of categories agree with what `info` shows.
+    let categories = patch.categories.map(|list| {
+        let mut seen = std::collections::HashSet::new();
+        list.into_iter()
+            .map(|c| c.to_ascii_lowercase())
+            .filter(|c| seen.insert(c.clone()))
+            .collect()
+    });
     let update = crate::store::MetadataUpdate {
         title: patch.title,
         summary: patch.summary,
@@ -501,7 +510,7 @@ async fn update_metadata(
         license: patch.license,
         website: patch.website,
         contact: patch.contact,
-        categories: patch.categories,
+        categories,
         default_track: patch.default_track,
     };
     let seq = state
