@@ -20,8 +20,15 @@ pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliErr
     crate::store::open(&url, config.database_max_connections)
         .await
         .map_err(|e| {
+            let text = e.to_string();
+            // rustls names what it refused; the fix is in the URL.
+            let hint = if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
+                "; to trust the server's certificate authority, add sslrootcert=PATH (a PEM file) to the URL (see docs/how-to/run-with-postgresql.md)"
+            } else {
+                ""
+            };
             CliError(format!(
-                "cannot open the database {}: {e}",
+                "cannot open the database {}: {text}{hint}",
                 redact_url(&url)
             ))
         })

@@ -19,10 +19,19 @@ pub struct PostgresStore {
     listener: Mutex<Option<PgListener>>,
 }
 
+/// Makes aws-lc-rs the process's TLS crypto provider, once. reqwest and sqlx enable both of
+/// rustls's providers, so rustls cannot choose by itself, and the TLS set-up that asks it for
+/// one (sqlx's for `sslmode=verify-ca`) panicked.
+pub fn install_crypto_provider() {
+    // An error means a provider is installed already: that one serves.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 impl PostgresStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
     pub async fn open(url: &str, max_connections: u32) -> Result<PostgresStore> {
+        install_crypto_provider();
         let options = PgConnectOptions::from_str(url)?.application_name("depot");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
@@ -79,3 +88,32 @@ impl PostgresStore {
 }
 
 impl_sql_store!(PostgresStore, Postgres, super::Backend::Postgres);
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::PostgresStore;
+
+    /// A peer that agrees to TLS and hangs up: with `sslmode=verify-ca` depot sets TLS up and
+    /// fails to connect, with an error (that set-up panicked before a crypto provider was
+    /// installed).
+    #[tokio::test]
+    async fn verify_ca_sets_tls_up_and_fails_with_an_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut ssl_request = [0u8; 8];
+                if socket.read_exact(&mut ssl_request).await.is_ok() {
+                    let _ = socket.write_all(b"S").await;
+                }
+            }
+        });
+        for mode in ["verify-ca", "verify-full", "require"] {
+            let url = format!("postgres://depot:secret@127.0.0.1:{port}/depot?sslmode={mode}");
+            let result = PostgresStore::open(&url, 2).await;
+            assert!(result.is_err(), "{mode}: connected to a peer that hung up");
+        }
+    }
+}
