@@ -102,6 +102,8 @@ pub struct Assertions {
     /// The authority's `account`, then its `account-key`s (root first), encoded.
     trust: Vec<Decoded>,
     cache: Mutex<HashMap<[u8; 48], String>>,
+    /// Whether this load generated a key (none was in the data directory).
+    generated: bool,
 }
 
 impl std::fmt::Debug for Assertions {
@@ -232,6 +234,8 @@ impl Assertions {
             })
         };
 
+        let missing = |name: &str| !keys_dir.join(name).exists();
+        let (store_missing, root_missing) = (missing("store.asc"), missing("root.asc"));
         let store_key = load_key(match &config.store_key_file {
             Some(path) => KeySource::Configured(path.clone()),
             None => KeySource::Generated(keys_dir.join("store.asc")),
@@ -243,6 +247,8 @@ impl Assertions {
             (None, None) => Some(load_key(KeySource::Generated(keys_dir.join("root.asc")))?),
             (None, Some(_)) => None,
         };
+        let generated = (config.store_key_file.is_none() && store_missing)
+            || (config.root_key_file.is_none() && store_provided.is_none() && root_missing);
         if let Some(root) = &root
             && root.id() == store_key.id()
         {
@@ -318,7 +324,14 @@ impl Assertions {
             store_since,
             trust,
             cache: Mutex::new(HashMap::new()),
+            generated,
         })
+    }
+
+    /// Whether loading generated a key: a first start, or a data directory whose keys were
+    /// lost (see `depot serve`'s warning).
+    pub fn generated_keys(&self) -> bool {
+        self.generated
     }
 
     pub fn authority_id(&self) -> &str {
@@ -502,6 +515,10 @@ mod tests {
     fn a_root_key_signs_the_authority_and_the_store_key() {
         let dir = tempfile::tempdir().unwrap();
         let assertions = Assertions::load(&test_config(dir.path())).unwrap();
+        assert!(
+            !assertions.generated_keys(),
+            "keys from files are not generated"
+        );
         let stream = String::from_utf8(assertions.trust_stream()).unwrap();
         let trust = format::decode_stream(&stream).unwrap();
         let kinds: Vec<_> = trust.iter().map(|a| a.header("type").unwrap()).collect();
@@ -595,6 +612,8 @@ mod tests {
         // A second start (or `admin export-trust`) uses the same keys: the same assertions.
         let second = Assertions::load(&config).unwrap();
         assert_eq!(first.store_key_id(), second.store_key_id());
+        assert!(first.generated_keys());
+        assert!(!second.generated_keys());
         assert_eq!(first.trust_stream(), second.trust_stream());
         let trust =
             format::decode_stream(std::str::from_utf8(&first.trust_stream()).unwrap()).unwrap();

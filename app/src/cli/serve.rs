@@ -97,6 +97,14 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
     );
     let public_url = config.public_url();
     let assertions = load_assertions(&config).await?;
+    let packages = catalog.snapshot().len();
+    if assertions.generated_keys() && packages > 0 {
+        tracing::warn!(
+            packages,
+            keys = %config.data_dir.join("keys").display(),
+            "new signing keys were generated for a database that already holds packages: devices trust only the keys they were given, so assertions signed now will not verify on them; if the keys were lost in a restore, stop depot and put the backed-up keys directory back (docs/how-to/back-up-and-restore.md)"
+        );
+    }
     Ok(AppState::new(App {
         config,
         store,
