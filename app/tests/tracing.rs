@@ -343,6 +343,17 @@ fn finished(json: &[Value]) -> Vec<&Value> {
 #[tokio::test]
 async fn without_export_requests_still_have_trace_ids_in_headers_and_logs() {
     let dir = tempfile::tempdir().unwrap();
+    run(depot(dir.path()).args(["admin", "create-account", "--username", "alice"]));
+    let token = run(depot(dir.path()).args([
+        "admin",
+        "create-token",
+        "--username",
+        "alice",
+        "--description",
+        "laptop",
+    ]))
+    .trim()
+    .to_string();
     let server = Serving::start(depot(dir.path()));
     let client = reqwest::Client::new();
     let base = server.base.clone();
@@ -384,10 +395,27 @@ async fn without_export_requests_still_have_trace_ids_in_headers_and_logs() {
     assert_ne!(fresh_trace, TRACE_ID);
     assert_ne!(fresh_trace, "0".repeat(32));
 
+    // A request with a token: its log lines say whose.
+    let whoami = client
+        .get(format!("{base}/v1/tokens/whoami"))
+        .header("authorization", format!("Macaroon {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whoami.status(), 200);
+
     let (json, lines) = server.stop().await;
     let finished = finished(&json);
-    assert_eq!(finished.len(), 2, "{lines:#?}");
-    let (info, health) = (finished[0], finished[1]);
+    assert_eq!(finished.len(), 3, "{lines:#?}");
+    let (info, health, mine) = (finished[0], finished[1], finished[2]);
+    assert_eq!(mine["span"]["account"], "alice", "{mine}");
+    assert!(
+        mine["span"]["token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{mine}"
+    );
+    assert!(info["span"].get("account").is_none(), "{info}");
     assert_eq!(info["trace_id"], TRACE_ID, "{info}");
     assert_eq!(info["span_id"], parts[2], "{info}");
     assert_eq!(info["span"]["request_id"], "report-1234", "{info}");

@@ -54,6 +54,10 @@ async fn principal(parts: &Parts, state: &AppState) -> Result<Option<Principal>,
             "the token is not valid; run `depot login` or ask an administrator for a new token",
         ));
     };
+    // Every log line of the request says who made it (see `layers::request_span`).
+    let span = tracing::Span::current();
+    span.record("account", account.username.as_str());
+    span.record("token", token.id.as_str());
     let principal = Principal { account, token };
     if principal.is_expired(chrono::Utc::now()) {
         return Err(ApiError::unauthorized(

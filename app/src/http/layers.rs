@@ -271,7 +271,9 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
     HeaderValue::from_str(text).expect("a UUID is a valid header value")
 }
 
-/// The span of one request and its trace.
+/// The span of one request and its trace. A request made with a valid token names its
+/// account and token id (`account`, `token`: see `extract::principal`), so that every log
+/// line of it, the access line included, says who made it.
 ///
 /// When traces are exported, the span carries the OpenTelemetry HTTP server attributes and is
 /// a child of the caller's span (W3C `traceparent`); its route, name and status are filled in
@@ -281,7 +283,13 @@ fn request_span(request: &Request, request_id: &HeaderValue) -> (Span, Option<Re
     let request_id = request_id.to_str().unwrap_or("");
     if !crate::telemetry::bridged() {
         let trace = RequestTrace::new(request.headers());
-        let span = tracing::info_span!("request", request_id, trace_id = %trace.trace_id);
+        let span = tracing::info_span!(
+            "request",
+            request_id,
+            trace_id = %trace.trace_id,
+            account = Empty,
+            token = Empty,
+        );
         trace.attach(&span);
         return (span, Some(trace));
     }
@@ -298,6 +306,8 @@ fn request_span(request: &Request, request_id: &HeaderValue) -> (Span, Option<Re
         http.response.status_code = Empty,
         request_id,
         trace_id = Empty,
+        account = Empty,
+        token = Empty,
     );
     let trace = RequestTrace::bridged(&span, request.headers());
     if let Some(trace) = &trace {
