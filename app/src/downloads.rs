@@ -80,6 +80,8 @@ impl DownloadCounter {
             .collect();
         match store.add_downloads(&rows).await {
             Ok(()) => Ok(taken.values().sum()),
+            // A database that only reads never will: the counts are dropped, not kept to grow.
+            Err(err) if err.is_read_only() => Err(err),
             Err(err) => {
                 self.put_back(taken);
                 Err(err)
@@ -114,6 +116,8 @@ pub async fn run_flusher(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    // Set by the first flush a standby refuses: said once, and no write is tried again.
+    let mut read_only = false;
     if let Err(err) = refresh_popularity(store.as_ref(), &catalog).await {
         tracing::warn!(%err, "cannot read download counts; search ranks without popularity for now");
     }
@@ -125,15 +129,35 @@ pub async fn run_flusher(
             _ = &mut shutdown => true,
             _ = tokio::time::sleep(interval) => false,
         };
-        match counter.flush(store.as_ref()).await {
-            Ok(n) if n > 0 => tracing::debug!(downloads = n, "download counts flushed"),
-            Ok(_) => {}
-            Err(err) => {
-                tracing::warn!(%err, "cannot write download counts; they are kept for the next flush")
+        if read_only {
+            // Nothing will be stored until a restart (a promoted standby restarts depot).
+            counter.take();
+            related.discard();
+        } else {
+            let flushed = counter.flush(store.as_ref()).await;
+            let co_installs = related.flush(store.as_ref()).await;
+            match (flushed, co_installs) {
+                (Err(err), _) | (_, Err(err)) if err.is_read_only() => {
+                    read_only = true;
+                    tracing::warn!(
+                        %err,
+                        "the database only reads (a replica region's standby): this process's download and co-installation counts are not stored (until it restarts), only those of the region that takes writes"
+                    );
+                }
+                (flushed, co_installs) => {
+                    match flushed {
+                        Ok(n) if n > 0 => tracing::debug!(downloads = n, "download counts flushed"),
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(
+                            %err,
+                            "cannot write download counts; they are kept for the next flush"
+                        ),
+                    }
+                    if let Err(err) = co_installs {
+                        tracing::warn!(%err, "cannot write co-installation counts; they are kept for the next flush");
+                    }
+                }
             }
-        }
-        if let Err(err) = related.flush(store.as_ref()).await {
-            tracing::warn!(%err, "cannot write co-installation counts; they are kept for the next flush");
         }
         if stopping {
             return;

@@ -93,6 +93,13 @@ impl Related {
     }
 
     /// Adds the pending counts to the store; on failure they stay pending.
+    /// Forgets what is waiting to be stored (a database that only reads will not take it).
+    pub fn discard(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.installs.clear();
+        pending.pairs.clear();
+    }
+
     pub async fn flush(&self, store: &dyn Store) -> crate::store::Result<()> {
         let (installs, pairs) = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -111,6 +118,10 @@ impl Related {
             .map(|((a, b), v)| (a.clone(), b.clone(), *v))
             .collect();
         if let Err(err) = store.add_co_installs(&install_rows, &pair_rows).await {
+            // A database that only reads never will: the counts are dropped, not kept to grow.
+            if err.is_read_only() {
+                return Err(err);
+            }
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             for (k, v) in installs {
                 *pending.installs.entry(k).or_default() += v;

@@ -229,6 +229,54 @@ async fn validators_ask_for_the_whole_file_or_nothing(backend: Backend) {
     assert_eq!((status, len), (StatusCode::OK, size));
 }
 
+/// A replica region's database only reads: counting there is dropped (not kept to grow in
+/// memory and retried for ever), and the error says it is a read-only database.
+async fn a_read_only_database_drops_the_counts(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = app.account("counter", &[]).await;
+    let url = publish(&app, &token, "count-me", dir.path()).await;
+    for _ in 0..3 {
+        assert_eq!(get(&app, &url, None, Method::GET).await, StatusCode::OK);
+    }
+    let separator = if app.db.url.contains('?') { '&' } else { '?' };
+    let read_only = if app.db.url.starts_with("sqlite:") {
+        format!("{}{separator}mode=ro", app.db.url)
+    } else {
+        format!(
+            "{}{separator}options=-c%20default_transaction_read_only%3Don",
+            app.db.url
+        )
+    };
+    let standby = depot::store::open(&read_only, 2).await.unwrap();
+    let err = app
+        .state
+        .downloads
+        .flush(standby.as_ref())
+        .await
+        .expect_err("a read-only database takes no counts");
+    assert!(err.is_read_only(), "{err}");
+    // Dropped: nothing is left for the next flush, here or on a database that writes.
+    assert_eq!(
+        app.state
+            .downloads
+            .flush(app.store().as_ref())
+            .await
+            .unwrap(),
+        0
+    );
+    // Other failures keep the counts for the next flush.
+    assert_eq!(get(&app, &url, None, Method::GET).await, StatusCode::OK);
+    assert_eq!(
+        app.state
+            .downloads
+            .flush(app.store().as_ref())
+            .await
+            .unwrap(),
+        1
+    );
+}
+
 async fn downloads_feed_search_ranking(backend: Backend) {
     let app = TestApp::new(backend).await;
     let dir = tempfile::tempdir().unwrap();
@@ -271,5 +319,6 @@ async fn downloads_feed_search_ranking(backend: Backend) {
 both_backends!(
     downloads_are_counted_flushed_and_reported,
     validators_ask_for_the_whole_file_or_nothing,
+    a_read_only_database_drops_the_counts,
     downloads_feed_search_ranking
 );

@@ -44,6 +44,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database refused a write because it only reads: a PostgreSQL standby (or a
+    /// read-only transaction, SQLSTATE 25006), or a read-only SQLite file (`SQLITE_READONLY`).
+    pub fn is_read_only(&self) -> bool {
+        let (StoreError::Database(err) | StoreError::Unavailable(err)) = self else {
+            return false;
+        };
+        err.as_database_error().is_some_and(|e| {
+            if let Some(pg) = e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                return pg.code() == "25006";
+            }
+            // SQLite: SQLITE_READONLY (8) and its extended codes (8 in the low byte).
+            e.code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|n| n & 0xff == 8)
+        })
+    }
+
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         StoreError::NotFound {
             code,
