@@ -192,12 +192,37 @@ fn describe(error: figment::Error) -> String {
                     "unknown key `{field}` in {}; the keys are listed in docs/reference/configuration.md",
                     file.as_deref().unwrap_or("the configuration")
                 ),
+                Kind::UnknownVariant(found, expected) => format!(
+                    "{place}: `{found}` is not one of {}",
+                    expected
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 kind => format!("{place}: {kind}"),
             }
         })
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// The settings whose values are text (strings, paths, URLs): from the environment they are
+/// read verbatim, not as TOML values.
+const TEXT_KEYS: [&str; 12] = [
+    "public_url",
+    "data_dir",
+    "database_url",
+    "s3_endpoint",
+    "s3_bucket",
+    "s3_region",
+    "s3_access_key",
+    "s3_secret_key",
+    "authority_id",
+    "root_key_file",
+    "store_key_file",
+    "authority_assertions_file",
+];
 
 impl Config {
     /// Loads the configuration. `file` is the `--config` argument; without it `DEPOT_CONFIG`
@@ -217,9 +242,17 @@ impl Config {
         // Only configuration keys are read from DEPOT_*: other DEPOT_ variables (the client's
         // DEPOT_STORE and DEPOT_TOKEN, a test harness's own) are not configuration.
         let keys = Config::keys();
-        let figment = figment.merge(
+        let mut figment = figment.merge(
             Env::prefixed("DEPOT_").only(&keys.iter().map(String::as_str).collect::<Vec<_>>()),
         );
+        // Text settings are taken as written: read as TOML, a bucket named `2024` or an access
+        // key `12345` became a number (and the setting an error), a quoted value lost its
+        // quotes.
+        for key in TEXT_KEYS {
+            if let Ok(value) = std::env::var(format!("DEPOT_{}", key.to_uppercase())) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(describe(e)))?;

@@ -71,6 +71,25 @@ fn configuration_layers_defaults_file_environment() {
     assert!(out.contains("listen = \"0.0.0.0:7000\""), "{out}");
     assert!(out.contains("max_upload_size = 5"), "{out}");
 
+    // Text settings are taken as written: digits, `true` and quotes stay text.
+    let (code, out, err) = run(depot(dir.path())
+        .args(["config", "show"])
+        .env("DEPOT_BLOB_BACKEND", "s3")
+        .env("DEPOT_S3_BUCKET", "2024")
+        .env("DEPOT_S3_ACCESS_KEY", "12345")
+        .env("DEPOT_S3_SECRET_KEY", "true")
+        .env("DEPOT_S3_REGION", "\"quoted\""));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("s3_bucket = \"2024\""), "{out}");
+    assert!(out.contains("s3_access_key = \"12345\""), "{out}");
+    assert!(out.contains(r#"s3_region = "\"quoted\""#), "{out}");
+    // A choice names its choices.
+    let (code, _, err) = run(depot(dir.path())
+        .args(["config", "show"])
+        .env("DEPOT_LOG_FORMAT", "JSON"));
+    assert_eq!(code, 2);
+    assert!(err.contains("`JSON` is not one of `text`, `json`"), "{err}");
+
     // --config / DEPOT_CONFIG pick another file; a missing one is an error.
     std::fs::write(
         dir.path().join("other.toml"),
