@@ -179,7 +179,16 @@ pub fn decode_stream(text: &str) -> Result<Vec<Decoded>, DecodeError> {
         let after = rest[content_end..]
             .strip_prefix("\n\n")
             .ok_or_else(|| DecodeError("no blank line before the signature".into()))?;
-        let sig_end = after.find("\n\n").unwrap_or(after.len());
+        // The signature (base64, which has no ':') ends at a blank line, or where the next
+        // assertion's headers start: files joined with a plain `cat` have no blank line
+        // between them.
+        let mut sig_end = 0;
+        for line in after.split_inclusive('\n') {
+            if line.trim_end_matches('\n').is_empty() || line.contains(':') {
+                break;
+            }
+            sig_end += line.len();
+        }
         let signature = after[..sig_end].trim_end_matches('\n').to_string();
         if signature.is_empty() {
             return Err(DecodeError("empty signature".into()));
@@ -248,5 +257,11 @@ mod tests {
         assert_eq!(decoded[1].encoded, two);
         assert_eq!(decoded[1].body, "B\nC");
         assert_eq!(decoded[0].header("account-id"), Some("a"));
+        // Files joined with a plain `cat` (no blank line between them) decode alike.
+        let joined = [one.clone(), two.clone()].concat();
+        let decoded = decode_stream(std::str::from_utf8(&joined).unwrap()).unwrap();
+        assert_eq!(decoded.len(), 2);
+        assert_eq!(decoded[0].encoded, one);
+        assert_eq!(decoded[1].encoded, two);
     }
 }
