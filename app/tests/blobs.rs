@@ -487,6 +487,22 @@ async fn readyz_tells_when_blob_storage_is_not_usable(backend: Backend) {
     assert_eq!(ready["message"], "serving reads and writes");
 }
 
+/// A bucket that does not exist is named as such, not as a bad endpoint or key.
+#[tokio::test]
+async fn a_missing_bucket_is_named() {
+    let scratch = tempfile::tempdir().unwrap();
+    let settings = depot::blobs::S3Settings {
+        bucket: format!("no-such-bucket-{}", uuid::Uuid::new_v4().simple()),
+        ..common::s3::settings()
+    };
+    let err = S3BlobStore::open(&settings, scratch.path())
+        .await
+        .err()
+        .expect("a missing bucket is not usable")
+        .to_string();
+    assert!(err.contains("the bucket does not exist"), "{err}");
+}
+
 async fn s3_app(backend: Backend) -> (TestApp, Arc<S3BlobStore>, tempfile::TempDir) {
     let scratch = tempfile::tempdir().unwrap();
     let blobs = Arc::new(common::s3::store(scratch.path()).await);

@@ -182,14 +182,15 @@ impl S3BlobStore {
         match self.store.list_with_delimiter(Some(&self.tmp_dir())).await {
             Ok(_) => Ok(()),
             Err(err) => {
-                let hint = match &err {
-                    object_store::Error::NotFound { .. } => {
-                        "the bucket does not exist: create it (depot does not) or fix s3_bucket"
-                    }
-                    _ => {
-                        "check s3_endpoint (reachable from here?), s3_region, s3_access_key and \
-                         s3_secret_key, and that the key may list the bucket"
-                    }
+                // A listing of a missing bucket comes back as a 404 `NoSuchBucket` that the
+                // client reports as a generic error.
+                let no_bucket = matches!(err, object_store::Error::NotFound { .. })
+                    || err.to_string().contains("NoSuchBucket");
+                let hint = if no_bucket {
+                    "the bucket does not exist: create it (depot does not) or fix s3_bucket"
+                } else {
+                    "check s3_endpoint (reachable from here?), s3_region, s3_access_key and \
+                     s3_secret_key, and that the key may list the bucket"
                 };
                 Err(BlobError::Io(std::io::Error::other(format!(
                     "S3 bucket {} is not usable: {hint}; the error was: {err}",
