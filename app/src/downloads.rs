@@ -105,6 +105,9 @@ pub async fn refresh_popularity(
     Ok(())
 }
 
+/// How long counts are dropped without trying after a database refused them as read-only.
+const READ_ONLY_RETRY: Duration = Duration::from_secs(600);
+
 /// Flushes the download and co-installation counts every `interval` until `shutdown`
 /// resolves, then once more; after each flush re-reads what every process has stored.
 pub async fn run_flusher(
@@ -116,8 +119,10 @@ pub async fn run_flusher(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
-    // Set by the first flush a standby refuses: said once, and no write is tried again.
-    let mut read_only = false;
+    // Since when the database has refused writes as read-only (a standby): counts are dropped
+    // meanwhile, and a write is tried again every READ_ONLY_RETRY, so that a promoted standby
+    // stores counts again without a restart.
+    let mut read_only_since: Option<std::time::Instant> = None;
     if let Err(err) = refresh_popularity(store.as_ref(), &catalog).await {
         tracing::warn!(%err, "cannot read download counts; search ranks without popularity for now");
     }
@@ -129,8 +134,7 @@ pub async fn run_flusher(
             _ = &mut shutdown => true,
             _ = tokio::time::sleep(interval) => false,
         };
-        if read_only {
-            // Nothing will be stored until a restart (a promoted standby restarts depot).
+        if read_only_since.is_some_and(|since| since.elapsed() < READ_ONLY_RETRY) {
             counter.take();
             related.discard();
         } else {
@@ -138,13 +142,20 @@ pub async fn run_flusher(
             let co_installs = related.flush(store.as_ref()).await;
             match (flushed, co_installs) {
                 (Err(err), _) | (_, Err(err)) if err.is_read_only() => {
-                    read_only = true;
-                    tracing::warn!(
-                        %err,
-                        "the database only reads (a replica region's standby): this process's download and co-installation counts are not stored (until it restarts), only those of the region that takes writes"
-                    );
+                    if read_only_since.is_none() {
+                        tracing::warn!(
+                            %err,
+                            "the database only reads (a replica region's standby): this process's download and co-installation counts are not stored, only those of the region that takes writes; a write is tried again every 10 minutes"
+                        );
+                    }
+                    read_only_since = Some(std::time::Instant::now());
                 }
                 (flushed, co_installs) => {
+                    if read_only_since.take().is_some() && flushed.is_ok() {
+                        tracing::info!(
+                            "the database takes writes again: download counts are stored"
+                        );
+                    }
                     match flushed {
                         Ok(n) if n > 0 => tracing::debug!(downloads = n, "download counts flushed"),
                         Ok(_) => {}

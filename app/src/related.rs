@@ -92,7 +92,6 @@ impl Related {
         true
     }
 
-    /// Adds the pending counts to the store; on failure they stay pending.
     /// Forgets what is waiting to be stored (a database that only reads will not take it).
     pub fn discard(&self) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -100,6 +99,8 @@ impl Related {
         pending.pairs.clear();
     }
 
+    /// Adds the pending counts to the store; on failure they stay pending, except on a
+    /// database that only reads (they are dropped).
     pub async fn flush(&self, store: &dyn Store) -> crate::store::Result<()> {
         let (installs, pairs) = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());

@@ -265,7 +265,7 @@ async fn a_read_only_database_drops_the_counts(backend: Backend) {
             .unwrap(),
         0
     );
-    // Other failures keep the counts for the next flush.
+    // Counting goes on, and a database that writes stores what comes after.
     assert_eq!(get(&app, &url, None, Method::GET).await, StatusCode::OK);
     assert_eq!(
         app.state

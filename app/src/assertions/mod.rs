@@ -102,7 +102,8 @@ pub struct Assertions {
     /// The authority's `account`, then its `account-key`s (root first), encoded.
     trust: Vec<Decoded>,
     cache: Mutex<HashMap<[u8; 48], String>>,
-    /// Whether this load generated a key (none was in the data directory).
+    /// Whether this load generated the root key (none was in the data directory): a new
+    /// authority. A new store key alone is signed by the root devices trust already.
     generated: bool,
 }
 
@@ -234,8 +235,7 @@ impl Assertions {
             })
         };
 
-        let missing = |name: &str| !keys_dir.join(name).exists();
-        let (store_missing, root_missing) = (missing("store.asc"), missing("root.asc"));
+        let root_missing = !keys_dir.join("root.asc").exists();
         let store_key = load_key(match &config.store_key_file {
             Some(path) => KeySource::Configured(path.clone()),
             None => KeySource::Generated(keys_dir.join("store.asc")),
@@ -247,8 +247,7 @@ impl Assertions {
             (None, None) => Some(load_key(KeySource::Generated(keys_dir.join("root.asc")))?),
             (None, Some(_)) => None,
         };
-        let generated = (config.store_key_file.is_none() && store_missing)
-            || (config.root_key_file.is_none() && store_provided.is_none() && root_missing);
+        let generated = config.root_key_file.is_none() && store_provided.is_none() && root_missing;
         if let Some(root) = &root
             && root.id() == store_key.id()
         {
@@ -328,8 +327,8 @@ impl Assertions {
         })
     }
 
-    /// Whether loading generated a key: a first start, or a data directory whose keys were
-    /// lost (see `depot serve`'s warning).
+    /// Whether loading generated the root key, making a new authority: a first start, or a
+    /// data directory whose keys were lost (see `depot serve`'s warning).
     pub fn generated_keys(&self) -> bool {
         self.generated
     }

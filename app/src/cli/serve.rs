@@ -22,7 +22,7 @@ pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliErr
         .map_err(|e| {
             let text = e.to_string();
             // rustls names what it refused; the fix is in the URL.
-            let hint = if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
+            let hint = if text.contains("UnknownIssuer") {
                 "; to trust the server's certificate authority, add sslrootcert=PATH (a PEM file) to the URL (see docs/how-to/run-with-postgresql.md)"
             } else {
                 ""
@@ -102,7 +102,7 @@ pub async fn build_state(config: Config) -> Result<AppState, CliError> {
         tracing::warn!(
             packages,
             keys = %config.data_dir.join("keys").display(),
-            "new signing keys were generated for a database that already holds packages: devices trust only the keys they were given, so assertions signed now will not verify on them; if the keys were lost in a restore, stop depot and put the backed-up keys directory back (docs/how-to/back-up-and-restore.md)"
+            "a new root signing key (a new authority) was generated for a database that already holds packages: devices that trust the old authority will not verify what depot signs now; if this database was restored from a backup, stop depot and put the backed-up keys directory back (docs/how-to/back-up-and-restore.md); on a new store filled with `admin import`, this is expected"
         );
     }
     Ok(AppState::new(App {
