@@ -151,7 +151,10 @@ pub async fn run_flusher(
                     read_only_since = Some(std::time::Instant::now());
                 }
                 (flushed, co_installs) => {
-                    if read_only_since.take().is_some() && flushed.is_ok() {
+                    // Only a write that happened says the database takes writes again (with
+                    // nothing to write, no statement ran).
+                    if read_only_since.is_some() && flushed.as_ref().is_ok_and(|n| *n > 0) {
+                        read_only_since = None;
                         tracing::info!(
                             "the database takes writes again: download counts are stored"
                         );
@@ -185,6 +188,63 @@ pub async fn run_flusher(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On a database that only reads, the flusher says so once, drops what it counted, and
+    /// does not write again within `READ_ONLY_RETRY` (nor log anything more).
+    #[tokio::test]
+    async fn a_read_only_database_is_said_once_and_not_written_again() {
+        use crate::telemetry::test_lines::Lines;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("depot.db").display());
+        let writable = crate::store::open(&url, 2).await.unwrap();
+        writable.migrate().await.unwrap();
+        let catalog = Arc::new(CatalogHandle::load(writable.as_ref(), None).await.unwrap());
+        let standby = crate::store::open(&format!("{url}?mode=ro"), 2)
+            .await
+            .unwrap();
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let refused = || {
+            crate::telemetry::metrics::DB_ERRORS
+                .with_label_values(&["query"])
+                .get()
+        };
+        let refused_before = refused();
+        let counter = Arc::new(DownloadCounter::default());
+        let related = Arc::new(crate::related::Related::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let flusher = tokio::spawn(run_flusher(
+            counter.clone(),
+            related.clone(),
+            standby,
+            catalog,
+            Duration::from_millis(5),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        for _ in 0..10 {
+            counter.record("some-package-id", "latest/stable");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(()).unwrap();
+        flusher.await.unwrap();
+        let log = lines.text();
+        assert_eq!(log.matches("the database only reads").count(), 1, "{log}");
+        assert!(!log.contains("cannot write"), "{log}");
+        assert!(counter.take().is_empty(), "the counts were dropped");
+        // One write was tried and refused; the next are not tried within READ_ONLY_RETRY.
+        assert_eq!(refused() - refused_before, 1);
+        assert_eq!(
+            writable.download_totals("2000-01-01").await.unwrap().len(),
+            0
+        );
+    }
 
     #[test]
     fn days_and_windows() {
