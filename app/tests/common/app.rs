@@ -113,11 +113,13 @@ pub fn authority_assertions() -> PathBuf {
             }
             stream.extend(std::fs::read(authority_fixture(name)).unwrap());
         }
-        let path = std::env::temp_dir().join(format!(
-            "depot-test-authority-{}.assert",
-            std::process::id()
-        ));
-        std::fs::write(&path, stream).unwrap();
+        // One file for every test process (nextest runs a process per test), in Cargo's
+        // scratch directory rather than /tmp: the content is always the same, so each process
+        // writes its own copy and renames it into place.
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("depot-test-authority.assert");
+        let mine = path.with_extension(format!("assert.{}", std::process::id()));
+        std::fs::write(&mine, stream).unwrap();
+        std::fs::rename(&mine, &path).unwrap();
         path
     })
     .clone()
