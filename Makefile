@@ -90,7 +90,9 @@ snapd:
 deploy: $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed
 	(cd charm && ../$(DEPLOY_VENV)/bin/python -m pytest -p no:cacheprovider tests/unit)
 	$(DEPLOY_VENV)/bin/python -m pytest -p no:cacheprovider tests/deploy
-	(cd charm && XDG_RUNTIME_DIR=$$(mktemp -d) ../$(DEPLOY_VENV)/bin/charmcraft expand-extensions >/dev/null)
+	runtime=$$(mktemp -d)
+	trap 'rm -rf "$$runtime"' EXIT
+	(cd charm && XDG_RUNTIME_DIR=$$runtime ../$(DEPLOY_VENV)/bin/charmcraft expand-extensions >/dev/null)
 	echo "charmcraft: charm/charmcraft.yaml is valid"
 	tests/deploy/checkov/run.sh $(CHECKOV_VENV)/bin/checkov
 
