@@ -203,12 +203,7 @@ mod tests {
             .await
             .unwrap();
         let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let _guard = tracing::subscriber::set_default(lines.subscriber());
         let refused = || {
             crate::telemetry::metrics::DB_ERRORS
                 .with_label_values(&["query"])

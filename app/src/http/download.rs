@@ -376,12 +376,7 @@ mod log_tests {
 
     fn logged(err: BlobError) -> (String, String) {
         let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        let code = tracing::subscriber::with_default(subscriber, || {
+        let code = tracing::subscriber::with_default(lines.subscriber(), || {
             lost_blob(err, "hello", "abc").code.to_string()
         });
         (code, lines.text())

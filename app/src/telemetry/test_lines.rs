@@ -18,6 +18,16 @@ impl io::Write for Lines {
 }
 
 impl Lines {
+    /// A plain text subscriber (tracing-subscriber's own format, no colours) writing here: for
+    /// tests of what code logs, with `tracing::subscriber::with_default` or `set_default`.
+    pub(crate) fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish()
+    }
+
     /// Everything written so far, which must be whole lines.
     pub(crate) fn text(&self) -> String {
         let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
