@@ -29,6 +29,15 @@ async fn get(app: &TestApp, uri: &str, range: Option<&str>, method: Method) -> S
     status
 }
 
+/// Flushes `app`'s pending download counts into its database; how many were written.
+async fn flush(app: &TestApp) -> u64 {
+    app.state
+        .downloads
+        .flush(app.store().as_ref())
+        .await
+        .unwrap()
+}
+
 /// Publishes `name` to stable and returns the download URL a refresh hands out (path only).
 async fn publish(app: &TestApp, token: &str, name: &str, dir: &std::path::Path) -> String {
     let (status, body) = app
@@ -110,21 +119,9 @@ async fn downloads_are_counted_flushed_and_reported(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["total"], 0, "{body}");
 
-    let flushed = app
-        .state
-        .downloads
-        .flush(app.store().as_ref())
-        .await
-        .unwrap();
+    let flushed = flush(&app).await;
     assert_eq!(flushed, 6);
-    assert_eq!(
-        app.state
-            .downloads
-            .flush(app.store().as_ref())
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(flush(&app).await, 0);
     let (_, body) = app.get("/v1/snap/count-me/downloads", Some(&token)).await;
     assert_eq!(body["total"], 6, "{body}");
     let today = depot::downloads::day(chrono::Utc::now());
@@ -257,24 +254,10 @@ async fn a_read_only_database_drops_the_counts(backend: Backend) {
         .expect_err("a read-only database takes no counts");
     assert!(err.is_read_only(), "{err}");
     // Dropped: nothing is left for the next flush, here or on a database that writes.
-    assert_eq!(
-        app.state
-            .downloads
-            .flush(app.store().as_ref())
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(flush(&app).await, 0);
     // Counting goes on, and a database that writes stores what comes after.
     assert_eq!(get(&app, &url, None, Method::GET).await, StatusCode::OK);
-    assert_eq!(
-        app.state
-            .downloads
-            .flush(app.store().as_ref())
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(flush(&app).await, 1);
 }
 
 async fn downloads_feed_search_ranking(backend: Backend) {
@@ -304,11 +287,7 @@ async fn downloads_feed_search_ranking(backend: Backend) {
     for _ in 0..50 {
         get(&app, &urls[&second], None, Method::GET).await;
     }
-    app.state
-        .downloads
-        .flush(app.store().as_ref())
-        .await
-        .unwrap();
+    flush(&app).await;
     depot::downloads::refresh_popularity(app.store().as_ref(), &app.state.catalog)
         .await
         .unwrap();

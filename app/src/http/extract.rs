@@ -197,14 +197,23 @@ pub(crate) fn device_architecture<'a>(
     query: Option<&'a str>,
     headers: &'a axum::http::HeaderMap,
 ) -> Result<Option<&'a str>, ApiError> {
-    let (value, from) = match (query, headers.get("snap-device-architecture")) {
-        (Some(q), _) => (Some(q.as_bytes()), "the `architecture` parameter"),
-        (None, Some(h)) => (Some(h.as_bytes()), "Snap-Device-Architecture"),
-        (None, None) => (None, ""),
-    };
-    let Some(value) = value else {
-        return Ok(None);
-    };
+    match (query, headers.get("snap-device-architecture")) {
+        (Some(q), _) => architecture_name(q.as_bytes(), "the `architecture` parameter").map(Some),
+        (None, Some(h)) => architecture_name(h.as_bytes(), "Snap-Device-Architecture").map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// An `architecture` query parameter alone (endpoints that do not read the header), checked
+/// as [`device_architecture`] checks it.
+pub(crate) fn architecture_param(query: Option<&str>) -> Result<Option<&str>, ApiError> {
+    query
+        .map(|q| architecture_name(q.as_bytes(), "the `architecture` parameter"))
+        .transpose()
+}
+
+/// `value` as an architecture name, or `400 invalid-architecture` naming `from`.
+fn architecture_name<'a>(value: &'a [u8], from: &str) -> Result<&'a str, ApiError> {
     let valid = (1..=32).contains(&value.len())
         && value[0].is_ascii_alphanumeric()
         && value
@@ -218,7 +227,7 @@ pub(crate) fn device_architecture<'a>(
             ),
         ));
     }
-    Ok(Some(std::str::from_utf8(value).expect("ASCII")))
+    Ok(std::str::from_utf8(value).expect("ASCII"))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Json, Query, device_architecture};
+use super::extract::{Json, Query, architecture_param, device_architecture};
 use super::render::{CachedObject, ChannelEntry, Field, Fields, SnapObject, json_response};
 use super::schema::ErrorBody;
 use super::{ApiError, ApiResult, AppState};
@@ -409,8 +409,7 @@ async fn charms_find(
         category: query.category.clone(),
         channel: query.channel.clone(),
         publisher: query.publisher.clone(),
-        architecture: device_architecture(query.architecture.as_deref(), &HeaderMap::new())?
-            .map(str::to_string),
+        architecture: architecture_param(query.architecture.as_deref())?.map(str::to_string),
         kind: query.kind.clone(),
         limit: FIND_LIMIT,
         ..SearchQuery::default()
@@ -665,8 +664,7 @@ async fn search(
         namespace,
         kind: params.kind.clone(),
         category: params.category.clone(),
-        architecture: device_architecture(params.architecture.as_deref(), &HeaderMap::new())?
-            .map(str::to_string),
+        architecture: architecture_param(params.architecture.as_deref())?.map(str::to_string),
         channel: params.channel.clone(),
         confinements: params
             .confinement
