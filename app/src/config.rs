@@ -477,6 +477,14 @@ mod tests {
     }
 
     #[test]
+    fn text_keys_are_configuration_keys() {
+        let keys = Config::keys();
+        for key in TEXT_KEYS {
+            assert!(keys.iter().any(|k| k == key), "{key}");
+        }
+    }
+
+    #[test]
     fn defaults_derive_urls() {
         let config = Config::default();
         assert_eq!(config.public_url(), "http://127.0.0.1:8080");
