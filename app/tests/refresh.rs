@@ -256,6 +256,19 @@ impl Fixture {
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
+    /// The `Snap-Device-Authorization` of the device with `serial`, with the session depot
+    /// issues it (the exchange itself is `device_sessions_identify_registered_devices`').
+    fn session_header(&self, serial: &str) -> String {
+        let session = self.app.state.assertions.device_sessions().session(
+            &depot::assertions::device::Device {
+                brand_id: "acme".into(),
+                model: "kiosk".into(),
+                serial: serial.into(),
+            },
+        );
+        format!("Macaroon root=\"{session}\"")
+    }
+
     /// The revision one device (by device session or by address) is offered when it refreshes
     /// from `installed` on latest/stable.
     async fn progressive_answer(
@@ -717,7 +730,7 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
     // install is its snap id, the same on every device; devices differ by their device session.
     let mut answers = HashMap::new();
     for device in 0..10_000 {
-        let session = format!("Macaroon root=\"device-session-{device}\"");
+        let session = f.session_header(&format!("D-{device}"));
         let revision = f.progressive_answer(Some(&session), None, r1).await;
         answers.insert(session, revision);
     }
@@ -779,7 +792,7 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
     let cohort = keys["hello-refresh"].as_str().unwrap().to_string();
     let mut in_cohort = std::collections::HashSet::new();
     for device in 0..200 {
-        let session = format!("Macaroon root=\"cohort-member-{device}\"");
+        let session = f.session_header(&format!("C-{device}"));
         let mut context = f.installed(r1, "latest/stable", zero());
         context[0]["cohort-key"] = json!(cohort);
         in_cohort.insert(
@@ -808,6 +821,265 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
 
 /// `GET /v2/snaps/info/{name}` as `snap info` asks: only the fields named, per architecture
 /// (parameter or header), and not found on an architecture with nothing released.
+/// A registered device as snapd is one: a serial assertion (signed by its brand) naming its
+/// device key, its model assertion, and that key to sign session requests with.
+struct RegisteredDevice {
+    key: depot::assertions::SigningKey,
+    serial: String,
+    model: String,
+}
+
+impl RegisteredDevice {
+    fn new(serial: &str) -> RegisteredDevice {
+        use depot::assertions::format::{Draft, sign};
+        let key_of = |name: &str| {
+            depot::assertions::SigningKey::from_armored(
+                &std::fs::read_to_string(common::app::authority_fixture(name)).unwrap(),
+            )
+            .unwrap()
+        };
+        let brand = key_of("testrootorg-root.private.asc");
+        let key = key_of("testrootorg-store.private.asc");
+        let now = chrono::Utc::now();
+        let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+        let serial = text(sign(
+            &Draft::new("serial", "acme")
+                .key("brand-id", "acme")
+                .key("model", "kiosk")
+                .key("serial", serial)
+                .header("device-key", key.public_key_body())
+                .header("device-key-sha3-384", key.id())
+                .header("timestamp", "2026-11-01T00:00:00Z"),
+            &brand,
+            now,
+        ));
+        let model = text(sign(
+            &Draft::new("model", "acme")
+                .key("series", "16")
+                .key("brand-id", "acme")
+                .key("model", "kiosk")
+                .header("architecture", "amd64")
+                .header("base", "core22")
+                .header("timestamp", "2026-11-01T00:00:00Z"),
+            &brand,
+            now,
+        ));
+        RegisteredDevice { key, serial, model }
+    }
+
+    /// snapd's `device-session-request` for `nonce`, signed with `key`.
+    fn request(&self, key: &depot::assertions::SigningKey, nonce: &str) -> String {
+        use depot::assertions::format::{Draft, sign};
+        let serial = depot::assertions::format::decode_stream(&self.serial).unwrap()[0]
+            .header("serial")
+            .unwrap()
+            .to_string();
+        let draft = Draft::new("device-session-request", "")
+            .key("brand-id", "acme")
+            .key("model", "kiosk")
+            .key("serial", serial)
+            .header("nonce", nonce)
+            .header("timestamp", depot::assertions::time(chrono::Utc::now()));
+        String::from_utf8(sign(&draft, key, chrono::Utc::now())).unwrap()
+    }
+
+    /// Asks `app` for a nonce as snapd does (an empty POST).
+    async fn nonce(app: &TestApp) -> String {
+        let response = app
+            .raw(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri("/api/v1/snaps/auth/nonces")
+                    .header("accept", "application/json")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        let nonce = body["nonce"].as_str().unwrap().to_string();
+        assert!(!nonce.is_empty());
+        nonce
+    }
+
+    /// The body snapd posts to `/api/v1/snaps/auth/sessions`.
+    fn session_body(&self, request: &str) -> Value {
+        json!({
+            "device-session-request": request,
+            "serial-assertion": self.serial,
+            "model-assertion": self.model,
+        })
+    }
+
+    /// The whole exchange against `app`: the session.
+    async fn session(&self, app: &TestApp) -> String {
+        let nonce = Self::nonce(app).await;
+        let (status, body) = app
+            .post(
+                "/api/v1/snaps/auth/sessions",
+                None,
+                self.session_body(&self.request(&self.key, &nonce)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["macaroon"].as_str().unwrap().to_string()
+    }
+}
+
+async fn device_sessions_identify_registered_devices(backend: Backend) {
+    let f = Fixture::new(backend).await;
+    let r1 = f.push("1.0", "0").await;
+    let r2 = f.push("2.0", "0").await;
+    f.release(json!([{"channel": "stable", "revision": r1}]))
+        .await;
+    f.release(json!([{"channel": "stable", "revision": r2, "progressive": {"percentage": 50.0}}]))
+        .await;
+
+    // The exchange snapd makes before its first store request, and its session.
+    let device = RegisteredDevice::new("K-0001");
+    let session = device.session(&f.app).await;
+    assert!(
+        session
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b','),
+        "{session}"
+    );
+    // The same device asking again gets the same session, from any process with the
+    // store's keys: a nonce from one is good on another.
+    let sibling = f.app.sibling().await;
+    assert_eq!(device.session(&sibling).await, session);
+    let nonce = RegisteredDevice::nonce(&f.app).await;
+    let (status, body) = sibling
+        .post(
+            "/api/v1/snaps/auth/sessions",
+            None,
+            device.session_body(&device.request(&device.key, &nonce)),
+        )
+        .await;
+    assert_eq!(
+        (status, body["macaroon"].as_str()),
+        (StatusCode::OK, Some(session.as_str()))
+    );
+
+    // The session places the device in a progressive release: devices get their answer, the
+    // same each time, and about half get the new revision.
+    let mut got = HashMap::new();
+    for n in 0..40 {
+        let session = RegisteredDevice::new(&format!("K-{n:04}"))
+            .session(&f.app)
+            .await;
+        let header = format!("Macaroon root=\"{session}\"");
+        let revision = f.progressive_answer(Some(&header), None, r1).await;
+        assert_eq!(
+            f.progressive_answer(Some(&header), None, r1).await,
+            revision
+        );
+        got.insert(n, revision);
+    }
+    let updated = got.values().filter(|r| **r == r2).count();
+    assert!(
+        (8..=32).contains(&updated),
+        "{updated} of 40 devices got the 50% release"
+    );
+
+    // A session depot did not issue (one from the store a device was moved from) is met with
+    // the challenge snapd answers by asking for a new session; devices without one are served.
+    for foreign in [
+        r#"Macaroon root="MDAxY2xvY2F0aW9uIGxvZ2luLnVidW50dS5jb20K""#,
+        &format!("Macaroon root=\"{}x\"", session),
+        "Bearer something",
+    ] {
+        let response = f
+            .app
+            .raw(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri("/v2/snaps/refresh")
+                    .header("content-type", "application/json")
+                    .header("snap-device-series", "16")
+                    .header("snap-device-authorization", foreign)
+                    .body(Body::from(
+                        json!({"context": f.installed(r1, "latest/stable", zero()),
+                               "actions": f.refresh_action()})
+                        .to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{foreign}");
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.contains("refresh_device_session=1"),
+            "{challenge}"
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(error_code(&body), "invalid-device-session", "{body}");
+    }
+    let plain = f
+        .progressive_answer(None, Some(([10, 0, 0, 1], 1).into()), r1)
+        .await;
+    assert!(plain == r1 || plain == r2);
+
+    // Requests that do not hold get a 400 saying what is wrong, and no session.
+    let nonce = RegisteredDevice::nonce(&f.app).await;
+    let other_key = depot::assertions::SigningKey::from_armored(
+        &std::fs::read_to_string(common::app::authority_fixture(
+            "testrootorg-root.private.asc",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let other = RegisteredDevice::new("K-9999");
+    for (body, code) in [
+        (
+            device.session_body(&device.request(&device.key, "blah")),
+            "invalid-nonce",
+        ),
+        (
+            device.session_body(&device.request(&other_key, &nonce)),
+            "invalid-device-session-request",
+        ),
+        // Another device's serial with this device's request.
+        (
+            json!({"device-session-request": device.request(&device.key, &nonce),
+                   "serial-assertion": other.serial, "model-assertion": device.model}),
+            "invalid-device-session-request",
+        ),
+        (
+            json!({"device-session-request": "type: nonsense", "serial-assertion": device.serial,
+                   "model-assertion": device.model}),
+            "invalid-assertion",
+        ),
+        (
+            json!({"device-session-request": device.model, "serial-assertion": device.serial,
+                   "model-assertion": device.model}),
+            "invalid-assertion",
+        ),
+    ] {
+        let (status, answer) = f.app.post("/api/v1/snaps/auth/sessions", None, body).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (StatusCode::BAD_REQUEST, code),
+            "{answer}"
+        );
+        assert!(answer.get("macaroon").is_none());
+    }
+    let (status, answer) = f
+        .app
+        .post(
+            "/api/v1/snaps/auth/sessions",
+            None,
+            json!({"serial-assertion": device.serial}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid-json")
+    );
+}
+
 async fn info_selects_fields_and_architectures(backend: Backend) {
     let f = Fixture::new(backend).await;
     let r1 = f.push("1.0", "0").await;
@@ -1127,6 +1399,7 @@ both_backends!(
     epochs_are_a_barrier,
     the_default_track_redirects,
     progressive_releases_reach_their_percentage,
+    device_sessions_identify_registered_devices,
     malformed_requests_are_refused,
     info_selects_fields_and_architectures,
     info_without_an_architecture_shows_what_each_architecture_gets,

@@ -63,7 +63,10 @@ impl Draft {
     /// The content snapd signs, with `sign_key_id` as `sign-key-sha3-384`.
     pub fn content(&self, sign_key_id: &str) -> String {
         let mut out = format!("type: {}", self.kind);
-        write_header(&mut out, "authority-id", &self.authority_id);
+        // Types signed without an authority (a device's `device-session-request`) have none.
+        if !self.authority_id.is_empty() {
+            write_header(&mut out, "authority-id", &self.authority_id);
+        }
         for (name, value) in &self.primary_key {
             write_header(&mut out, name, value);
         }
@@ -126,6 +129,23 @@ pub struct Decoded {
 impl Decoded {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
+    }
+
+    /// A text header, single-line or multi-line (`name:` then lines indented by four spaces,
+    /// as snapd writes a `serial`'s `device-key`): its lines, without the indentation, joined
+    /// by `\n`. `None` when absent or not text (a list or a map).
+    pub fn text_header(&self, name: &str) -> Option<String> {
+        if let Some(value) = self.header(name) {
+            return Some(value.to_string());
+        }
+        let head = self.content.split("\n\n").next().unwrap_or_default();
+        let mut lines = head.lines();
+        lines.by_ref().find(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.trim_end() == ":")
+        })?;
+        let text: Vec<&str> = lines.map_while(|line| line.strip_prefix("    ")).collect();
+        (!text.is_empty()).then(|| text.join("\n"))
     }
 }
 

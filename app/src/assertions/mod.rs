@@ -17,6 +17,7 @@
 //! that time, and RSA PKCS#1 v1.5 signatures are deterministic, so every process with the same
 //! keys serves identical bytes. Signatures are cached by content.
 
+pub mod device;
 pub mod format;
 pub mod openpgp;
 
@@ -105,6 +106,8 @@ pub struct Assertions {
     /// Whether this load generated the root key (none was in the data directory): a new
     /// authority. A new store key alone is signed by the root devices trust already.
     generated: bool,
+    /// Device nonces and sessions, with a secret derived from the store key.
+    device_sessions: device::DeviceSessions,
 }
 
 impl std::fmt::Debug for Assertions {
@@ -319,12 +322,20 @@ impl Assertions {
         }
         Ok(Assertions {
             authority_id: authority,
+            device_sessions: device::DeviceSessions::new(
+                store_key.derive_secret("device sessions"),
+            ),
             store_key,
             store_since,
             trust,
             cache: Mutex::new(HashMap::new()),
             generated,
         })
+    }
+
+    /// Issues and checks device nonces and sessions (see [`device`]).
+    pub fn device_sessions(&self) -> &device::DeviceSessions {
+        &self.device_sessions
     }
 
     /// Whether loading generated the root key, making a new authority: a first start, or a

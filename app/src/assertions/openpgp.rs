@@ -36,6 +36,8 @@ pub enum KeyError {
     Unsupported(String),
     #[error("invalid RSA key: {0}")]
     Rsa(#[from] rsa::Error),
+    #[error("the signature does not match the content and key")]
+    BadSignature,
 }
 
 /// An RSA signing key, as snapd uses it.
@@ -149,6 +151,17 @@ impl SigningKey {
         self.key.n().bit_width() as usize
     }
 
+    /// A 32-byte secret for `purpose`, derived from the private key: every process serving
+    /// with this key derives the same one, and nothing outside them can.
+    pub fn derive_secret(&self, purpose: &str) -> [u8; 32] {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"depot derived secret\0");
+        hasher.update(purpose.as_bytes());
+        hasher.update([0]);
+        hasher.update(self.key.d().to_be_bytes_trimmed_vartime());
+        hasher.finalize().into()
+    }
+
     /// The creation time recorded in the key itself.
     pub fn created(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::from_timestamp(i64::from(self.created), 0).unwrap_or_default()
@@ -209,6 +222,154 @@ impl SigningKey {
         body.extend_from_slice(&((signature.len() * 8) as u16).to_be_bytes());
         body.extend_from_slice(&signature);
         encode_v1(&packet(TAG_SIGNATURE, &body))
+    }
+}
+
+/// An RSA public key in snapd's v1 encoding (`0x01` and an OpenPGP public-key packet, in
+/// base64): a `serial` assertion's `device-key`, an `account-key`'s body. It checks signatures
+/// made with the matching private key.
+#[derive(Clone)]
+pub struct PublicKey {
+    key: rsa::PublicKey,
+    id: String,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey").field("id", &self.id).finish()
+    }
+}
+
+impl PublicKey {
+    /// The smallest key accepted: snapd makes 4096-bit device keys; older or external
+    /// tooling may have made 2048-bit ones, still sound.
+    pub const MIN_BITS: usize = 2048;
+
+    /// Reads a key in snapd's v1 encoding (line breaks and indentation allowed).
+    pub fn from_v1(text: &str) -> Result<PublicKey, KeyError> {
+        let bytes = decode_v1(text)?;
+        let (tag, body, rest) = read_packet(&bytes[1..])?;
+        if tag != TAG_PUBLIC_KEY || !rest.is_empty() {
+            return Err(KeyError::Packet(
+                "not a single OpenPGP public-key packet".into(),
+            ));
+        }
+        let mut r = Reader(body);
+        let version = r.byte()?;
+        if version != 4 {
+            return Err(KeyError::Unsupported(format!(
+                "OpenPGP key version {version}; only version 4 keys are supported"
+            )));
+        }
+        r.take(4)?; // creation time
+        let algo = r.byte()?;
+        if algo != ALGO_RSA {
+            return Err(KeyError::Unsupported(format!(
+                "OpenPGP public-key algorithm {algo}; snapd's assertions need RSA (1)"
+            )));
+        }
+        let n = r.mpi()?;
+        let e = r.mpi()?;
+        if !r.0.is_empty() {
+            return Err(KeyError::Packet(
+                "trailing bytes in the public-key packet".into(),
+            ));
+        }
+        let key = rsa::PublicKey::new_with_size_limits(
+            uint(n),
+            uint(e),
+            Self::MIN_BITS..=rsa::PublicKey::MAX_SIZE,
+        )?;
+        Ok(PublicKey {
+            key,
+            id: URL_SAFE_NO_PAD.encode(Sha3_384::digest(&bytes)),
+        })
+    }
+
+    /// snapd's id of the key (the `sign-key-sha3-384` of what it signs): base64url of the
+    /// SHA3-384 of its v1 encoding.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Checks `signature` (snapd's v1 encoding of an OpenPGP v4 signature packet, RSA with
+    /// SHA-512, as [`SigningKey::sign`] and snapd write them; subpackets, hashed or not, are
+    /// allowed) over `content`.
+    pub fn verify(&self, content: &[u8], signature: &str) -> Result<(), KeyError> {
+        let bytes = decode_v1(signature)?;
+        let (tag, body, rest) = read_packet(&bytes[1..])?;
+        if tag != TAG_SIGNATURE || !rest.is_empty() {
+            return Err(KeyError::Packet(
+                "not a single OpenPGP signature packet".into(),
+            ));
+        }
+        let mut r = Reader(body);
+        let version = r.byte()?;
+        if version != 4 {
+            return Err(KeyError::Unsupported(format!(
+                "OpenPGP signature version {version}; only version 4 is supported"
+            )));
+        }
+        let (kind, algo, hash) = (r.byte()?, r.byte()?, r.byte()?);
+        if kind != 0x00 {
+            return Err(KeyError::Unsupported(format!(
+                "OpenPGP signature type {kind:#04x}; assertions are signed as binary documents (0x00)"
+            )));
+        }
+        if algo != ALGO_RSA || hash != HASH_SHA512 {
+            return Err(KeyError::Unsupported(format!(
+                "a signature made with algorithm {algo} and hash {hash}; snapd signs with RSA (1) and SHA-512 (10)"
+            )));
+        }
+        let hashed_len = u16::from_be_bytes(r.take(2)?.try_into().expect("2 bytes")) as usize;
+        r.take(hashed_len)?;
+        let hashed = &body[..6 + hashed_len];
+        let unhashed_len = u16::from_be_bytes(r.take(2)?.try_into().expect("2 bytes")) as usize;
+        r.take(unhashed_len)?;
+        let left = r.take(2)?;
+        let value = r.mpi()?;
+        if !r.0.is_empty() {
+            return Err(KeyError::Packet(
+                "trailing bytes in the signature packet".into(),
+            ));
+        }
+        let mut hasher = Sha512::new();
+        hasher.update(content);
+        hasher.update(hashed);
+        hasher.update([4, 0xff]);
+        hasher.update((hashed.len() as u32).to_be_bytes());
+        let digest = hasher.finalize();
+        // The quick check OpenPGP carries: the digest's first two bytes.
+        if digest[..2] != *left {
+            return Err(KeyError::BadSignature);
+        }
+        // The MPI drops leading zero bytes; RSA wants all k of them.
+        let size = self.key.size();
+        if value.len() > size {
+            return Err(KeyError::BadSignature);
+        }
+        let mut padded = vec![0u8; size - value.len()];
+        padded.extend_from_slice(value);
+        self.key
+            .verify(rsa::Pkcs1v15Sign::new::<Sha512>(), &digest, &padded)
+            .map_err(|_| KeyError::BadSignature)
+    }
+}
+
+/// Decodes snapd's v1 encoding (base64 of `0x01` and the data; whitespace ignored): the bytes,
+/// the leading `0x01` included.
+fn decode_v1(text: &str) -> Result<Vec<u8>, KeyError> {
+    let compact: String = text.split_whitespace().collect();
+    let bytes = STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|e| KeyError::Packet(format!("bad base64: {e}")))?;
+    match bytes.first() {
+        Some(1) if bytes.len() > 1 => Ok(bytes),
+        Some(1) => Err(KeyError::Packet("nothing after the format byte".into())),
+        Some(other) => Err(KeyError::Unsupported(format!(
+            "format version {other}; snapd's keys and signatures are version 1"
+        ))),
+        None => Err(KeyError::Packet("empty".into())),
     }
 }
 

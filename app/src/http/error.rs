@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra data for the error (e.g. `releases` for `revision-not-found`).
     pub extra: Option<serde_json::Value>,
+    /// A 401's `WWW-Authenticate` (`Macaroon` when not set).
+    pub challenge: Option<axum::http::HeaderValue>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -29,6 +31,7 @@ impl ApiError {
             code,
             message: message.into(),
             extra: None,
+            challenge: None,
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -55,6 +58,11 @@ impl ApiError {
         self.extra = Some(extra);
         self
     }
+    /// A 401 with this `WWW-Authenticate` challenge.
+    pub fn with_challenge(mut self, challenge: axum::http::HeaderValue) -> Self {
+        self.challenge = Some(challenge);
+        self
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -70,7 +78,8 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 "www-authenticate",
-                axum::http::HeaderValue::from_static("Macaroon"),
+                self.challenge
+                    .unwrap_or(axum::http::HeaderValue::from_static("Macaroon")),
             );
         }
         response

@@ -8,6 +8,7 @@
 mod assertions;
 mod charm_refresh;
 mod charms;
+mod devices;
 mod download;
 pub mod error;
 mod extract;
@@ -112,6 +113,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(publisher::routes())
         .merge(snaps::routes())
         .merge(refresh::routes())
+        .merge(devices::routes())
         .merge(assertions::routes())
         .merge(charms::routes())
         .merge(resources::routes())

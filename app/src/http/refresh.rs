@@ -198,8 +198,8 @@ struct Device<'a> {
     /// `None`: every architecture.
     architecture: Option<&'a str>,
     scheduled: bool,
-    /// Who the device is, for progressive releases: its device session
-    /// (`Snap-Device-Authorization`) when it has one, else its address; empty when neither.
+    /// Who the device is, for progressive releases: its brand, model and serial when it sends
+    /// a device session (`Snap-Device-Authorization`), else its address; empty when neither.
     /// It alone places the device in a release's buckets, not the action's instance key:
     /// snapd names an installed snap by its snap id but an install by `install-N`, so a key
     /// with the instance key in it put one device in two buckets, and a device could install
@@ -730,12 +730,13 @@ impl Ctx<'_> {
         ("snap-device-architecture" = Option<String>, Header, nullable = false, description = "The device's architecture (`amd64`, `arm64`, …); without it every architecture's releases count."),
         ("snap-device-series" = Option<String>, Header, nullable = false, description = "Always `16`."),
         ("snap-refresh-reason" = Option<String>, Header, nullable = false, description = "`scheduled` for automatic refreshes: held snaps are not refreshed."),
+        ("snap-device-authorization" = Option<String>, Header, nullable = false, description = "`Macaroon root=\"<session>\"`: the device session from `POST /api/v1/snaps/auth/sessions`; it tells the device apart (by brand, model and serial) for progressive releases. Without it, the device's address does."),
     ),
     security((), ("macaroon" = [])),
     responses(
         (status = 200, description = "One result per action, in order; a failed action is a result with `\"result\": \"error\"`. A `refresh` result carrying the installed revision means no update; a `refresh` with no update whose installed revision the store does not have gets no result.", body = RefreshResponse),
         (status = 400, description = "`invalid-request` (no actions, too many items, duplicate instance keys), `invalid-series`, `invalid-architecture`; `invalid-json`.", body = ErrorBody),
-        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
+        (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid; `invalid-device-session`: a device session depot did not issue (from another store, or made with a store key depot no longer has), with `WWW-Authenticate: Macaroon refresh_device_session=1`, on which snapd asks for a new session and sends the request again.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`, or `Macaroon refresh_device_session=1`"))),
         (status = 413, description = "`body-too-large`: more than 1 MiB.", body = ErrorBody),
         (status = 415, description = "`invalid-json`: the request is not `Content-Type: application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid-json`: a missing field, a wrong type or an unknown action.", body = ErrorBody),
@@ -803,6 +804,8 @@ async fn refresh(
         Some(list) => Fields::parse(list.iter().map(String::as_str)),
         None => DEFAULT_FIELDS,
     };
+    // A device session depot did not issue is refused before anything is counted.
+    let device = super::devices::device_of(&app, &headers)?;
     // One snapshot answers the whole request.
     let catalog = app.catalog.snapshot();
     // The installed set feeds recommendations (counted once a day per set; see `related`).
@@ -825,8 +828,11 @@ async fn refresh(
         device: Device {
             architecture: device_architecture(None, &headers)?,
             scheduled: header("snap-refresh-reason") == Some("scheduled"),
-            identity: match (header("snap-device-authorization"), client) {
-                (Some(session), _) => format!("session {session}"),
+            identity: match (device, client) {
+                (Some(device), _) => format!(
+                    "device {}\0{}\0{}",
+                    device.brand_id, device.model, device.serial
+                ),
                 (None, Some(address)) => format!("address {address}"),
                 (None, None) => String::new(),
             },
