@@ -1078,6 +1078,21 @@ async fn device_sessions_identify_registered_devices(backend: Backend) {
         (status, error_code(&answer)),
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid-json")
     );
+
+    // What an operator sees: sessions issued and refused, by code.
+    let count = |app: &TestApp, result: &str| {
+        app.state
+            .metrics
+            .device_sessions
+            .with_label_values(&[result])
+            .get()
+    };
+    assert_eq!(count(&f.app, "issued"), 41);
+    assert_eq!(count(&sibling, "issued"), 2);
+    assert_eq!(count(&f.app, "invalid-device-session"), 3);
+    assert_eq!(count(&f.app, "invalid-nonce"), 1);
+    assert_eq!(count(&f.app, "invalid-device-session-request"), 2);
+    assert_eq!(count(&f.app, "invalid-assertion"), 2);
 }
 
 async fn info_selects_fields_and_architectures(backend: Backend) {

@@ -102,8 +102,16 @@ async fn session(
                 SessionError::Invalid(_) => "invalid-device-session-request",
                 SessionError::Nonce(_) => "invalid-nonce",
             };
+            app.metrics.device_sessions.with_label_values(&[code]).inc();
+            // snapd sends no store request until it has a session: a device refused here is
+            // a device the store does not serve at all.
+            tracing::info!(code, reason = %e, "device session refused");
             ApiError::bad_request(code, e.to_string())
         })?;
+    app.metrics
+        .device_sessions
+        .with_label_values(&["issued"])
+        .inc();
     tracing::debug!(
         brand = %device.brand_id,
         model = %device.model,
@@ -134,6 +142,10 @@ pub fn device_of(app: &AppState, headers: &HeaderMap) -> ApiResult<Option<Device
         .and_then(|root| app.assertions.device_sessions().device(root))
         .map(Some)
         .ok_or_else(|| {
+            app.metrics
+                .device_sessions
+                .with_label_values(&["invalid-device-session"])
+                .inc();
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-device-session",

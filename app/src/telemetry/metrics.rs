@@ -26,6 +26,7 @@ pub struct Metrics {
     pub db_connections: IntGaugeVec,
     pub search_duration: HistogramVec,
     pub render_cache_bytes: IntGauge,
+    pub device_sessions: IntCounterVec,
 }
 
 /// Database errors, by kind: `unavailable` (the pool or the connection failed: timeouts, I/O,
@@ -41,6 +42,15 @@ pub static DB_ERRORS: std::sync::LazyLock<IntCounterVec> = std::sync::LazyLock::
     )
     .expect("valid metric")
 });
+
+/// The values of `depot_device_sessions_total`'s `result`, each exported from the start at 0.
+pub const DEVICE_SESSION_RESULTS: [&str; 5] = [
+    "issued",
+    "invalid-assertion",
+    "invalid-device-session-request",
+    "invalid-nonce",
+    "invalid-device-session",
+];
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -139,6 +149,17 @@ impl Metrics {
             "Bytes of JSON kept with package states for device answers (storeSnap objects and info answers; at most render_cache_mib).",
         )
         .expect("valid metric");
+        let device_sessions = IntCounterVec::new(
+            Opts::new(
+                "depot_device_sessions_total",
+                "Device session requests (POST /api/v1/snaps/auth/sessions) by result: issued, or the error code refusing one; and refreshes refused for a session depot did not issue (invalid-device-session, which makes snapd ask for a new one).",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        for result in DEVICE_SESSION_RESULTS {
+            device_sessions.with_label_values(&[result]);
+        }
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "depot_build_info",
@@ -173,6 +194,7 @@ impl Metrics {
             Box::new(DB_ERRORS.clone()),
             Box::new(search_duration.clone()),
             Box::new(render_cache_bytes.clone()),
+            Box::new(device_sessions.clone()),
             Box::new(build_info),
         ] {
             registry
@@ -201,6 +223,7 @@ impl Metrics {
             db_connections,
             search_duration,
             render_cache_bytes,
+            device_sessions,
         }
     }
 
