@@ -5,7 +5,13 @@ SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -euo pipefail -c
 
-APT_PACKAGES := postgresql squashfs-tools zip curl python3-venv snapd
+# snapd's own Go sources (its store and asserts packages) and the libraries they import, for
+# tests/snapd/device-session: Debian's snapd -dev package declares none of its dependencies.
+SNAPD_GO_PACKAGES := golang-github-snapcore-snapd-dev golang-golang-x-crypto-dev \
+  golang-golang-x-xerrors-dev golang-gopkg-macaroon.v1-dev golang-gopkg-retry.v1-dev \
+  golang-gopkg-tomb.v2-dev golang-gopkg-yaml.v2-dev golang-dbus-dev \
+  golang-github-juju-ratelimit-dev
+APT_PACKAGES := postgresql squashfs-tools zip curl python3-venv snapd golang-go $(SNAPD_GO_PACKAGES)
 PG := tests/support/pg-cluster.sh
 VENV := .venv
 CONTRACT_REQUIREMENTS := tests/contract/requirements.txt
@@ -22,7 +28,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: test deps lint unit contract snapd charmcraft deploy run clean-test-db s3-venv bench
+.PHONY: test deps lint unit contract snapd snapd-session charmcraft deploy run clean-test-db s3-venv bench
 
 ## Everything CI runs: dependencies, formatting, lints, the Rust tests on SQLite and PostgreSQL,
 ## and the API contract tests against a running server.
@@ -37,6 +43,10 @@ deps:
 	command -v curl >/dev/null || missing="$$missing curl"
 	python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"
 	command -v snap >/dev/null || missing="$$missing snapd"
+	command -v go >/dev/null || missing="$$missing golang-go"
+	for pkg in $(SNAPD_GO_PACKAGES); do
+	  dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$pkg"
+	done
 	if [ -n "$$missing" ]; then
 	  echo "installing:$$missing"
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo )
@@ -79,10 +89,18 @@ $(VENV)/.installed: $(CONTRACT_REQUIREMENTS)
 ## and (stock snapd trusting only Canonical) stops at depot's signatures, with snapd's own errors
 ## for an unknown name and an empty channel (tests/snapd/run.sh); `snap known --remote` fetches
 ## and decodes a published snap's snap-revision, snap-declaration, account and account-keys
-## (tests/snapd/known.sh). No snapd daemon needed.
+## (tests/snapd/known.sh). No snapd daemon needed. Then snapd-session's test.
 snapd:
 	tests/snapd/run.sh
 	tests/snapd/known.sh
+	tests/snapd/device-session/run.sh
+
+## Device sessions with snapd's own store client (Go, built against Debian's snapd sources):
+## nonce, session, install and download with the session; a foreign session's 401 and snapd's
+## new session; session requests with the wrong key or a broken signature refused
+## (tests/snapd/device-session/run.sh).
+snapd-session:
+	tests/snapd/device-session/run.sh
 
 ## Packaging and deployment: the charm's unit tests (ops.testing), the rock/snap/Terraform
 ## tests in tests/deploy, charmcraft's validation of charmcraft.yaml, and checkov over
