@@ -819,8 +819,6 @@ async fn progressive_releases_reach_their_percentage(backend: Backend) {
     assert_eq!(revision_of(&results[0]), i64::from(r2));
 }
 
-/// `GET /v2/snaps/info/{name}` as `snap info` asks: only the fields named, per architecture
-/// (parameter or header), and not found on an architecture with nothing released.
 /// A registered device as snapd is one: a serial assertion (signed by its brand) naming its
 /// device key, its model assertion, and that key to sign session requests with.
 struct RegisteredDevice {
@@ -1095,6 +1093,8 @@ async fn device_sessions_identify_registered_devices(backend: Backend) {
     assert_eq!(count(&f.app, "invalid-assertion"), 2);
 }
 
+/// `GET /v2/snaps/info/{name}` as `snap info` asks: only the fields named, per architecture
+/// (parameter or header), and not found on an architecture with nothing released.
 async fn info_selects_fields_and_architectures(backend: Backend) {
     let f = Fixture::new(backend).await;
     let r1 = f.push("1.0", "0").await;

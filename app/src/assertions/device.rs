@@ -9,8 +9,8 @@
 //! names that serial's brand, model and serial, and carries a nonce depot issued in the last
 //! ten minutes; the model assertion is the serial's model. What it does not: the serial's own
 //! signature (made by the brand's or the serial vault's key, which depot does not hold). A
-//! session therefore identifies a device by brand, model and serial, and grants nothing: it
-//! places the device in progressive releases' buckets.
+//! session therefore names the device a client says it is, with the key that client holds;
+//! it grants nothing: it places the device in progressive releases' buckets.
 //!
 //! Nonces and sessions are stateless: both carry an HMAC made with a secret derived from the
 //! store key, so every process serving with that key accepts what any of them issued.
@@ -156,12 +156,15 @@ impl DeviceSessions {
         let serial = one("serial", serial)?;
         let model = one("model", model)?;
         let header = |a: &Decoded, kind: &str, name: &str| {
-            a.header(name)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    SessionError::Malformed(format!("the {kind} assertion has no {name} header"))
-                })
+            let value = a.header(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                SessionError::Malformed(format!("the {kind} assertion has no {name} header"))
+            })?;
+            if value.chars().any(char::is_control) {
+                return Err(SessionError::Malformed(format!(
+                    "the {kind} assertion's {name} has control characters"
+                )));
+            }
+            Ok(value.to_string())
         };
         let device = Device {
             brand_id: header(&serial, "serial", "brand-id")?,
@@ -188,6 +191,8 @@ impl DeviceSessions {
                 )));
             }
         }
+        // The nonce before the signature: it is an HMAC, the signature an RSA operation.
+        self.check_nonce(&header(&request, "device-session-request", "nonce")?, now)?;
         let key_text = serial.text_header("device-key").ok_or_else(|| {
             SessionError::Malformed("the serial assertion has no device-key header".into())
         })?;
@@ -212,7 +217,6 @@ impl DeviceSessions {
                     "the device-session-request's signature does not verify with the serial's device key: {e}"
                 ))
             })?;
-        self.check_nonce(&header(&request, "device-session-request", "nonce")?, now)?;
         Ok(device)
     }
 }
@@ -410,6 +414,35 @@ mod tests {
         let err = check(&good, &lying, &d.model).unwrap_err();
         assert!(
             matches!(&err, SessionError::Invalid(m) if m.contains("device-key-sha3-384")),
+            "{err:?}"
+        );
+        // A nonce that has expired, and a nonce from another store.
+        let err = sessions
+            .check_request(&good, &d.serial, &d.model, NOW + NONCE_LIFETIME_SECS + 1)
+            .unwrap_err();
+        assert!(
+            matches!(&err, SessionError::Nonce(m) if m.contains("expired")),
+            "{err:?}"
+        );
+        let foreign = request(
+            &d.device_key,
+            "K-0042",
+            &DeviceSessions::new([9; 32]).nonce(NOW),
+        );
+        let err = check(&foreign, &d.serial, &d.model).unwrap_err();
+        assert!(
+            matches!(&err, SessionError::Nonce(m) if m.contains("not issued")),
+            "{err:?}"
+        );
+        // Values no device has.
+        let err = check(
+            &good,
+            &d.serial.replace("serial: K-0042", "serial: K-0042\u{0}x"),
+            &d.model,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, SessionError::Malformed(m) if m.contains("control")),
             "{err:?}"
         );
         // The good one passes.

@@ -189,7 +189,9 @@ pub fn decode_stream(text: &str) -> Result<Vec<Decoded>, DecodeError> {
         let mut body = String::new();
         if body_length > 0 {
             let start = head_end + 2;
-            let end = start + body_length;
+            let end = start
+                .checked_add(body_length)
+                .ok_or_else(|| DecodeError(format!("bad body-length {body_length}")))?;
             body = rest
                 .get(start..end)
                 .ok_or_else(|| DecodeError("body shorter than body-length".into()))?
@@ -230,6 +232,13 @@ pub fn decode_stream(text: &str) -> Result<Vec<Decoded>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_length_past_any_size_is_an_error() {
+        let text = "type: model\nbody-length: 18446744073709551615\nsign-key-sha3-384: x\n\nbody\n\nAcLB\n";
+        let err = decode_stream(text).unwrap_err();
+        assert!(err.to_string().contains("body-length"), "{err}");
+    }
 
     #[test]
     fn headers_follow_snapds_order() {

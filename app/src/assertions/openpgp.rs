@@ -244,6 +244,9 @@ impl PublicKey {
     /// The smallest key accepted: snapd makes 4096-bit device keys; older or external
     /// tooling may have made 2048-bit ones, still sound.
     pub const MIN_BITS: usize = 2048;
+    /// The largest: snapd's own (`keyLength`). Checking a signature by a larger key costs more
+    /// (an 8192-bit one about six times as much), and anyone may send one.
+    pub const MAX_BITS: usize = 4096;
 
     /// Reads a key in snapd's v1 encoding (line breaks and indentation allowed).
     pub fn from_v1(text: &str) -> Result<PublicKey, KeyError> {
@@ -278,7 +281,7 @@ impl PublicKey {
         let key = rsa::PublicKey::new_with_size_limits(
             uint(n),
             uint(e),
-            Self::MIN_BITS..=rsa::PublicKey::MAX_SIZE,
+            Self::MIN_BITS..=Self::MAX_BITS,
         )?;
         Ok(PublicKey {
             key,

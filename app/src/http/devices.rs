@@ -129,10 +129,7 @@ async fn session(
 /// issue, such as one from another store a device was moved from, or one made with a store key
 /// depot no longer has.
 pub fn device_of(app: &AppState, headers: &HeaderMap) -> ApiResult<Option<Device>> {
-    let Some(value) = headers
-        .get("snap-device-authorization")
-        .or_else(|| headers.get("x-device-authorization"))
-    else {
+    let Some(value) = headers.get("snap-device-authorization") else {
         return Ok(None);
     };
     value
