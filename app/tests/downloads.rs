@@ -226,6 +226,97 @@ async fn validators_ask_for_the_whole_file_or_nothing(backend: Backend) {
     assert_eq!((status, len), (StatusCode::OK, size));
 }
 
+/// A revision that is not released is its publisher's: anyone else gets the 404 of a revision
+/// that does not exist. Released revisions (and the one a progressive release replaced, which
+/// the devices it has not reached are still given) are anyone's.
+async fn only_released_revisions_are_public(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = app.account("publisher", &[]).await;
+    let url = publish(&app, &token, "keep-it-quiet", dir.path()).await;
+    let snap_id = url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('_')
+        .next()
+        .unwrap()
+        .to_string();
+    let file = |revision: u32| format!("/api/v1/snaps/download/{snap_id}_{revision}.snap");
+    for version in ["2", "3"] {
+        let yaml = format!(
+            "name: keep-it-quiet\nversion: '{version}'\nsummary: Counts things\n\
+             description: A tool for counting.\narchitectures: [amd64]\n"
+        );
+        let snap = fixtures::build_snap(dir.path(), &yaml);
+        let (status, body) = app.push("snap", "keep-it-quiet", &snap, &token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let token_header = format!("Macaroon {token}");
+    let status_of = |revision: u32, auth: bool| {
+        let app = &app;
+        let uri = file(revision);
+        let token_header = token_header.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = if auth {
+                vec![("authorization", token_header.as_str())]
+            } else {
+                vec![]
+            };
+            get_with(app, &uri, &headers).await.0
+        }
+    };
+    // Revision 1 is on stable; 2 and 3 were pushed and never released.
+    assert_eq!(status_of(1, false).await, StatusCode::OK);
+    assert_eq!(status_of(2, false).await, StatusCode::NOT_FOUND);
+    assert_eq!(status_of(2, true).await, StatusCode::OK);
+    let other = app.account("someone-else", &[]).await;
+    let (status, _, _) = get_with(
+        &app,
+        &file(2),
+        &[("authorization", &format!("Macaroon {other}"))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another publisher's token");
+    // Revision 3 released progressively to 10 %: 3 is public, and so is 1, which the other
+    // 90 % of devices are still given.
+    let (status, body) = app
+        .post(
+            "/v1/snap/keep-it-quiet/releases",
+            Some(&token),
+            json!([{"channel": "stable", "revision": 3, "progressive": {"percentage": 10.0}}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for settled in 0..50 {
+        if status_of(3, false).await == StatusCode::OK {
+            break;
+        }
+        assert!(settled < 49, "the release never reached the catalog");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status_of(1, false).await, StatusCode::OK);
+    assert_eq!(status_of(2, false).await, StatusCode::NOT_FOUND);
+    // Once the release is complete, revision 1 is off every channel: its publisher's alone.
+    let (status, body) = app
+        .post(
+            "/v1/snap/keep-it-quiet/releases",
+            Some(&token),
+            json!([{"channel": "stable", "revision": 3}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for settled in 0..50 {
+        if status_of(1, false).await == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(settled < 49, "the release never reached the catalog");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status_of(1, true).await, StatusCode::OK);
+    assert_eq!(status_of(3, false).await, StatusCode::OK);
+}
+
 /// A replica region's database only reads: counting there is dropped (not kept to grow in
 /// memory and retried for ever), and the error says it is a read-only database.
 async fn a_read_only_database_drops_the_counts(backend: Backend) {
@@ -297,6 +388,7 @@ async fn downloads_feed_search_ranking(backend: Backend) {
 
 both_backends!(
     downloads_are_counted_flushed_and_reported,
+    only_released_revisions_are_public,
     validators_ask_for_the_whole_file_or_nothing,
     a_read_only_database_drops_the_counts,
     downloads_feed_search_ranking

@@ -24,7 +24,6 @@ use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::auth::Principal;
 use crate::catalog::Catalog;
 use crate::catalog::channel_map::{PlatformFilter, effective};
-use crate::domain::resolve::ReleaseEntry;
 use crate::domain::{Channel, Namespace};
 use crate::store::{PackageState, Revision};
 
@@ -357,16 +356,11 @@ impl Ctx<'_> {
         pinned: &[ResourceRevisionRequest],
         result: &mut Value,
     ) -> Result<(), Value> {
-        let owner = self
-            .principal
-            .is_some_and(|p| p.is_admin() || p.account.id == state.package.publisher.id);
-        let released = state
-            .releases
-            .iter()
-            .any(|r| r.revision == number && !r.is_expired(self.now));
+        let allowed = super::snaps::is_publisher(state, self.principal)
+            || state.is_released(number, self.now);
         let runs = |r: &Revision| base.is_none_or(|b| r.platforms().iter().any(|p| b.accepts(p)));
         match self.find_revision(state, number) {
-            Some(revision) if (owner || released) && runs(revision) => {
+            Some(revision) if allowed && runs(revision) => {
                 let resources = self.resources(state, revision, None, pinned);
                 result["charm"] = self.charm_object(state, revision, resources);
                 Ok(())

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::extract::{Path, Query};
 use super::schema::{Binary, ErrorBody, NamespacePlural};
-use super::snaps::can_see;
+use super::snaps::{can_see, is_publisher};
 use super::{ApiError, ApiResult, AppState, MaybeAuth};
 use crate::domain::Namespace;
 
@@ -61,8 +61,10 @@ pub struct DownloadParams {
 
 /// The artifact of one revision.
 ///
-/// These are the URLs the info APIs hand out. Any revision of a visible package can be fetched,
-/// released or not. One `Range` of the forms `bytes=START-END`, `bytes=START-` and
+/// These are the URLs the info APIs hand out. A revision that is released (on a channel, or as
+/// the revision a progressive release replaced) can be fetched by anyone who may see the
+/// package; any other only by its publisher (or an admin), with a token: a revision pushed and
+/// not released is not public. One `Range` of the forms `bytes=START-END`, `bytes=START-` and
 /// `bytes=-SUFFIX` answers `206`; several ranges, or one that does not parse, are ignored, and
 /// so is the range when `If-Range` names another validator than the file's ETag.
 /// `If-None-Match` naming the ETag answers `304`. `HEAD` answers the headers only. A download
@@ -100,7 +102,7 @@ pub struct DownloadParams {
         )),
         (status = 400, description = "`invalid-path`.", body = ErrorBody),
         (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
-        (status = 404, description = "`download-not-found`: a malformed file name, an unknown package or revision, the wrong namespace, or a private package the caller may not see; `blob-not-found`: the file is missing from blob storage; `not-found`: not under `snaps` or `charms`.", body = ErrorBody),
+        (status = 404, description = "`download-not-found`: a malformed file name, an unknown package or revision, the wrong namespace, a private package the caller may not see, or a revision that is not released and the caller is not its publisher; `blob-not-found`: the file is missing from blob storage; `not-found`: not under `snaps` or `charms`.", body = ErrorBody),
         (status = 416, description = "`range-not-satisfiable`: the range starts at or beyond the end of the file.", body = ErrorBody, headers(
             ("content-range" = String, description = "`bytes */SIZE`."),
         )),
@@ -127,7 +129,10 @@ async fn download(
     let not_found = || {
         ApiError::not_found(
             "download-not-found",
-            format!("no {namespace} file {file:?} in this store"),
+            format!(
+                "no {namespace} file {file:?} in this store (a revision that is not released \
+                 is only for its publisher, with a token)"
+            ),
         )
     };
     let (id, number) = parse_file(&file, namespace).ok_or_else(not_found)?;
@@ -140,6 +145,10 @@ async fn download(
         .revisions
         .iter()
         .find(|r| r.revision == number)
+        .filter(|_| {
+            is_publisher(state, principal.as_ref())
+                || state.is_released(number, chrono::Utc::now().timestamp())
+        })
         .ok_or_else(not_found)?;
     let filename = format!(
         "{}_{}.{}",

@@ -550,14 +550,10 @@ impl<'a> Ctx<'a> {
         number: u32,
     ) -> Option<&'s Revision> {
         let revision = self.find_revision(state, number)?;
-        let owner = self
-            .principal
-            .is_some_and(|p| p.is_admin() || p.account.id == state.package.publisher.id);
-        let released = state.releases.iter().any(|r| {
-            r.revision == number && !crate::domain::resolve::ReleaseEntry::is_expired(r, self.now)
-        });
+        let allowed = super::snaps::is_publisher(state, self.principal)
+            || state.is_released(number, self.now);
         let runs_here = revision.platforms().iter().any(|p| self.device.accepts(p));
-        ((owner || released) && runs_here).then_some(revision)
+        (allowed && runs_here).then_some(revision)
     }
 
     fn refresh(

@@ -46,8 +46,13 @@ pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// May `principal` see a private package?
 pub(crate) fn can_see(state: &PackageState, principal: Option<&Principal>) -> bool {
-    !state.package.private
-        || principal.is_some_and(|p| p.is_admin() || p.account.id == state.package.publisher.id)
+    !state.package.private || is_publisher(state, principal)
+}
+
+/// Whether the caller publishes the package (or is an admin): it may have any revision,
+/// released or not.
+pub(crate) fn is_publisher(state: &PackageState, principal: Option<&Principal>) -> bool {
+    principal.is_some_and(|p| p.is_admin() || p.account.id == state.package.publisher.id)
 }
 
 pub(crate) fn download_url(app: &AppState, state: &PackageState, revision: u32) -> String {

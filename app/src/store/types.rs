@@ -342,6 +342,16 @@ pub struct PackageState {
 }
 
 impl PackageState {
+    /// Whether revision `number` is released at `now`: on a channel (an entry that has not
+    /// expired), or as the revision a progressive release replaced, which the devices it has
+    /// not reached yet are still given.
+    pub fn is_released(&self, number: u32, now: i64) -> bool {
+        use crate::domain::resolve::ReleaseEntry as _;
+        self.releases.iter().any(|r| {
+            (r.revision == number || r.previous_revision == Some(number)) && !r.is_expired(now)
+        })
+    }
+
     /// The package's description as a JSON string (quoted and escaped), rendered once per state:
     /// every `info`, `find` and `refresh` answer about the package carries it, and escaping a
     /// long text again for each was the largest single cost of a refresh.
