@@ -86,6 +86,12 @@ const W_EXACT: f32 = 50.0;
 const W_CORRECTED: f32 = 0.8;
 /// A completion of the last word is a guess too, one of several.
 const W_COMPLETION: f32 = 0.8;
+/// The verb of an agent noun (`editor` → `edit`, `player` → `play`, `viewer` → `view`), which
+/// stemming leaves apart: a package that edits audio answers `audio editor` nearly as well as
+/// one that calls itself an editor. Its clauses count this much of the word's own, and a
+/// package with the verb and not the noun this much of the word's share of the query.
+const W_RELATED: f32 = 0.5;
+const RELATED_COVERAGE: f32 = 0.7;
 /// Completions of a last word looked up, and vocabulary words scanned for them per segment.
 const COMPLETIONS: usize = 4;
 const COMPLETION_SCAN: usize = 5_000;
@@ -307,6 +313,9 @@ struct QueryWord {
     /// The term hashes of the word, its stem and its completions (with theirs): what
     /// re-ranking looks up in each candidate's term set.
     hashes: Vec<u32>,
+    /// For an agent noun the catalog also uses as a verb: the verb's stem and its hash (see
+    /// [`W_RELATED`]).
+    related: Option<(String, u32)>,
 }
 
 impl QueryWord {
@@ -1076,8 +1085,10 @@ impl SearchIndex {
                     completions: Vec::new(),
                     near: Vec::new(),
                     hashes: Vec::new(),
+                    related: None,
                 };
                 if qw.known {
+                    qw.related = self.related_form(searcher, &qw.typed, &qw.stem);
                     return qw;
                 }
                 if i == last {
@@ -1111,6 +1122,41 @@ impl SearchIndex {
             })
             .map(QueryWord::with_hashes)
             .collect()
+    }
+
+    /// The stem of the verb an agent noun comes from (`editor` → `edit`, `player` → `play`,
+    /// `browser` → `brows`, as `browse` stems), when stemming left the two apart and some
+    /// package uses the verb in its summary or description.
+    fn related_form(
+        &self,
+        searcher: &tantivy::Searcher,
+        word: &str,
+        stem: &str,
+    ) -> Option<(String, u32)> {
+        if word.chars().count() < 5 || !word.is_ascii() {
+            return None;
+        }
+        let verb = if let Some(base) = word.strip_suffix("or") {
+            base
+        } else {
+            // `player` → `playe` → `play`; `manager` → `manage` → `manag`.
+            word.strip_suffix('r').filter(|_| word.ends_with("er"))?
+        };
+        let related = self.analyse(self.f.title, verb).into_iter().next()?;
+        if related == stem || related.len() < 3 {
+            return None;
+        }
+        let used = [self.f.summary, self.f.description]
+            .into_iter()
+            .any(|field| {
+                searcher
+                    .doc_freq(&Term::from_field_text(field, &related))
+                    .is_ok_and(|n| n > 0)
+            });
+        used.then(|| {
+            let hash = term_hash(&related);
+            (related, hash)
+        })
     }
 
     /// How much finding `word` in a package says (BM25's inverse document frequency, from the
@@ -1280,6 +1326,14 @@ impl SearchIndex {
                 boost(term(f.description, stem), W_DESCRIPTION * sure),
                 boost(term(f.publisher, word), W_PUBLISHER * sure),
             ];
+            if let Some((related, _)) = &qw.related {
+                fields.extend([
+                    boost(term(f.title, related), W_TITLE * W_RELATED),
+                    boost(term(f.keywords, related), W_KEYWORDS * W_RELATED),
+                    boost(term(f.summary, related), W_SUMMARY * W_RELATED),
+                    boost(term(f.description, related), W_DESCRIPTION * W_RELATED),
+                ]);
+            }
             for (word, stem) in &qw.completions {
                 fields.extend([
                     boost(term(f.name, word), W_NAME * W_COMPLETION),
@@ -1421,8 +1475,16 @@ impl SearchIndex {
                 .iter()
                 .zip(&weights)
                 .enumerate()
-                .filter(|(i, (w, _))| w.known && info.matches(w, *i == last))
-                .map(|(_, (_, weight))| weight)
+                .filter(|(_, (w, _))| w.known)
+                .map(|(i, (w, weight))| {
+                    if info.matches(w, i == last) {
+                        *weight
+                    } else if w.related.as_ref().is_some_and(|(_, h)| info.has_term(*h)) {
+                        weight * RELATED_COVERAGE
+                    } else {
+                        0.0
+                    }
+                })
                 .sum();
             matched / known_weight
         };

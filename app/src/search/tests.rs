@@ -140,6 +140,60 @@ fn words_are_found_in_summaries_with_stemming() {
 }
 
 #[test]
+fn an_agent_noun_finds_packages_that_use_its_verb() {
+    let docs = vec![
+        doc(
+            "1",
+            "wavecut",
+            "Wavecut",
+            "Record and edit audio files",
+            "Cut, mix and clean up sound recordings.",
+        ),
+        doc(
+            "2",
+            "tagger",
+            "Tagger",
+            "Audio file tags",
+            "Reads the tags of audio files.",
+        ),
+        doc(
+            "3",
+            "scribe",
+            "Scribe",
+            "Text editor",
+            "An editor for plain text.",
+        ),
+        doc(
+            "4",
+            "folio",
+            "Folio",
+            "View and annotate PDF documents",
+            "A document viewer's lighter cousin.",
+        ),
+        doc(
+            "5",
+            "pdfjoin",
+            "PDF join",
+            "Join PDF files",
+            "Merges PDF documents.",
+        ),
+    ];
+    let index = SearchIndex::build(docs).unwrap();
+    // `editor` is stemmed apart from `edit`: the audio package that edits comes before the one
+    // that only reads audio, and the text editor, with one word of two, after it.
+    let found = names(&index, text("audio editor"));
+    assert_eq!(found[0], "wavecut", "{found:?}");
+    assert!(
+        found.iter().position(|n| n == "wavecut") < found.iter().position(|n| n == "tagger"),
+        "{found:?}"
+    );
+    // `viewer` → `view`.
+    assert_eq!(names(&index, text("pdf viewer"))[0], "folio");
+    // The noun itself still counts most: a package calling itself an editor comes first.
+    assert_eq!(names(&index, text("editor"))[0], "scribe");
+}
+
+#[test]
 fn filters_restrict_results() {
     let index = SearchIndex::build(catalog()).unwrap();
     let q = |f: fn(&mut SearchQuery)| {
