@@ -207,12 +207,15 @@ async fn run(config: Config) -> CliResult {
             },
         ))
     });
+    // Listening for SIGTERM and SIGINT from before depot says it serves: a signal that comes
+    // right after that line stops it cleanly, instead of killing it.
+    let signal = shutdown_signal();
     tracing::info!(%listen, public_url = %state.public_url, %database, "depot is serving");
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let router = build_router(state);
     let mut stopping = stop_rx.clone();
     let server = crate::http::serve(listener, router, async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!(
             grace_secs = grace.as_secs(),
             "shutting down: no new connections, finishing in-flight requests"
@@ -251,23 +254,31 @@ async fn run(config: Config) -> CliResult {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called,
+/// not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(terminate) => {},
+                () = wait(interrupt) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

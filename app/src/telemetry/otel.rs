@@ -146,6 +146,16 @@ fn exporter() -> Result<Option<(opentelemetry_otlp::SpanExporter, String, &'stat
             ));
         }
     };
+    // The exporter skips a compression it was not built with (zstd) without a word, and
+    // sends uncompressed; say so instead.
+    if let Some(compression) = env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
+        .or_else(|| env("OTEL_EXPORTER_OTLP_COMPRESSION"))
+        && !matches!(compression.to_ascii_lowercase().as_str(), "gzip" | "none")
+    {
+        return Err(format!(
+            "OTEL_EXPORTER_OTLP_COMPRESSION={compression} is not supported; use gzip, or none"
+        ));
+    }
     // The endpoint, timeout, headers and compression come from the OTEL_EXPORTER_OTLP_*
     // variables, read by the exporter itself; only the protocol is fixed here, because the
     // exporter's own default (with both HTTP encodings built in) is JSON, not the spec's
