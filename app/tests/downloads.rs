@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::app::{Backend, TestApp, error_code};
 use common::fixtures;
+use depot::auth::Scope;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
@@ -226,10 +227,11 @@ async fn validators_ask_for_the_whole_file_or_nothing(backend: Backend) {
     assert_eq!((status, len), (StatusCode::OK, size));
 }
 
-/// A revision that is not released is its publisher's: anyone else gets the 404 of a revision
-/// that does not exist. Released revisions (and the one a progressive release replaced, which
-/// the devices it has not reached are still given) are anyone's.
-async fn only_released_revisions_are_public(backend: Backend) {
+/// A revision newer than the package's newest release (a build not released yet) is its
+/// publisher's: anyone else gets the 404 of a revision that does not exist. Released revisions,
+/// the one a progressive release replaced, and older ones (a device may fetch one a moment
+/// after it was replaced) are anyone's.
+async fn revisions_not_released_yet_are_the_publishers(backend: Backend) {
     let app = TestApp::new(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let token = app.account("publisher", &[]).await;
@@ -243,7 +245,7 @@ async fn only_released_revisions_are_public(backend: Backend) {
         .unwrap()
         .to_string();
     let file = |revision: u32| format!("/api/v1/snaps/download/{snap_id}_{revision}.snap");
-    for version in ["2", "3"] {
+    for version in ["2", "3", "4"] {
         let yaml = format!(
             "name: keep-it-quiet\nversion: '{version}'\nsummary: Counts things\n\
              description: A tool for counting.\narchitectures: [amd64]\n"
@@ -252,69 +254,94 @@ async fn only_released_revisions_are_public(backend: Backend) {
         let (status, body) = app.push("snap", "keep-it-quiet", &snap, &token).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let token_header = format!("Macaroon {token}");
-    let status_of = |revision: u32, auth: bool| {
+    let bearer = |token: &str| format!("Macaroon {token}");
+    let status_of = |revision: u32, auth: Option<String>| {
         let app = &app;
         let uri = file(revision);
-        let token_header = token_header.clone();
         async move {
-            let headers: Vec<(&str, &str)> = if auth {
-                vec![("authorization", token_header.as_str())]
-            } else {
-                vec![]
+            let headers: Vec<(&str, &str)> = match &auth {
+                Some(value) => vec![("authorization", value.as_str())],
+                None => vec![],
             };
             get_with(app, &uri, &headers).await.0
         }
     };
-    // Revision 1 is on stable; 2 and 3 were pushed and never released.
-    assert_eq!(status_of(1, false).await, StatusCode::OK);
-    assert_eq!(status_of(2, false).await, StatusCode::NOT_FOUND);
-    assert_eq!(status_of(2, true).await, StatusCode::OK);
+    let release = |items: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let (status, body) = app
+                .post("/v1/snap/keep-it-quiet/releases", Some(&token), items)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    // Revision 1 is on stable; 2, 3 and 4 were pushed after it and not released.
+    assert_eq!(status_of(1, None).await, StatusCode::OK);
+    assert_eq!(status_of(2, None).await, StatusCode::NOT_FOUND);
+    let head = app
+        .raw(
+            Request::builder()
+                .method(Method::HEAD)
+                .uri(file(2))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(head.status(), StatusCode::NOT_FOUND, "HEAD answers alike");
+    assert_eq!(status_of(2, Some(bearer(&token))).await, StatusCode::OK);
+    let admin = app.account("operator", &[Scope::Admin]).await;
+    assert_eq!(status_of(4, Some(bearer(&admin))).await, StatusCode::OK);
     let other = app.account("someone-else", &[]).await;
-    let (status, _, _) = get_with(
-        &app,
-        &file(2),
-        &[("authorization", &format!("Macaroon {other}"))],
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "another publisher's token");
-    // Revision 3 released progressively to 10 %: 3 is public, and so is 1, which the other
-    // 90 % of devices are still given.
+    assert_eq!(
+        status_of(2, Some(bearer(&other))).await,
+        StatusCode::NOT_FOUND,
+        "another publisher's token"
+    );
+    // The publisher's own token, restricted to another package.
     let (status, body) = app
-        .post(
-            "/v1/snap/keep-it-quiet/releases",
-            Some(&token),
-            json!([{"channel": "stable", "revision": 3, "progressive": {"percentage": 10.0}}]),
-        )
+        .post("/v1/snap", Some(&token), json!({"name": "keep-it-other"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    for settled in 0..50 {
-        if status_of(3, false).await == StatusCode::OK {
-            break;
-        }
-        assert!(settled < 49, "the release never reached the catalog");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(status_of(1, false).await, StatusCode::OK);
-    assert_eq!(status_of(2, false).await, StatusCode::NOT_FOUND);
-    // Once the release is complete, revision 1 is off every channel: its publisher's alone.
-    let (status, body) = app
-        .post(
-            "/v1/snap/keep-it-quiet/releases",
-            Some(&token),
-            json!([{"channel": "stable", "revision": 3}]),
+    let publisher = app
+        .store()
+        .account_by_username("publisher")
+        .await
+        .unwrap()
+        .unwrap();
+    let restricted = app
+        .token_for(
+            &publisher.id,
+            &[],
+            Some(vec![depot::store::PackageRef {
+                namespace: depot::domain::Namespace::Snap,
+                name: "keep-it-other".into(),
+            }]),
+            None,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    for settled in 0..50 {
-        if status_of(1, false).await == StatusCode::NOT_FOUND {
-            break;
-        }
-        assert!(settled < 49, "the release never reached the catalog");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        status_of(2, Some(bearer(&restricted))).await,
+        StatusCode::NOT_FOUND,
+        "a token restricted to another package"
+    );
+    // Revision 3 released progressively to 10 %: 3 is public, 1 (which the other 90 % of
+    // devices are still given) too, and 2, older than 3; 4 is still the publisher's.
+    release(json!([{"channel": "stable", "revision": 3, "progressive": {"percentage": 10.0}}]))
+        .await;
+    for revision in [1, 2, 3] {
+        assert_eq!(
+            status_of(revision, None).await,
+            StatusCode::OK,
+            "{revision}"
+        );
     }
-    assert_eq!(status_of(1, true).await, StatusCode::OK);
-    assert_eq!(status_of(3, false).await, StatusCode::OK);
+    assert_eq!(status_of(4, None).await, StatusCode::NOT_FOUND);
+    // Once 3 is everyone's, 1 is off every channel and still public: a device told to
+    // refresh to it a moment before can still fetch it.
+    release(json!([{"channel": "stable", "revision": 3}])).await;
+    assert_eq!(status_of(1, None).await, StatusCode::OK);
+    assert_eq!(status_of(4, None).await, StatusCode::NOT_FOUND);
 }
 
 /// A replica region's database only reads: counting there is dropped (not kept to grow in
@@ -388,7 +415,7 @@ async fn downloads_feed_search_ranking(backend: Backend) {
 
 both_backends!(
     downloads_are_counted_flushed_and_reported,
-    only_released_revisions_are_public,
+    revisions_not_released_yet_are_the_publishers,
     validators_ask_for_the_whole_file_or_nothing,
     a_read_only_database_drops_the_counts,
     downloads_feed_search_ranking

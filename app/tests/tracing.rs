@@ -370,7 +370,9 @@ async fn spans_can_be_sent_compressed() {
     let mut serve = depot(dir.path());
     serve
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
-        .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+        // As an operator may write it: the exporter alone would not parse this and would
+        // send uncompressed.
+        .env("OTEL_EXPORTER_OTLP_COMPRESSION", " GZIP ")
         .env("OTEL_BSP_SCHEDULE_DELAY", "600000");
     let server = Serving::start(serve);
     let response = reqwest::get(format!("{}/v2/snaps/info/nothing-here", server.base))

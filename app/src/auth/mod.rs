@@ -167,6 +167,18 @@ impl Principal {
         self.token.expires_at.is_some_and(|t| t <= now)
     }
 
+    /// Whether this caller is `package`'s publisher (or an admin), with a token not
+    /// restricted to other packages: it may see the package when private, and have any of its
+    /// revisions.
+    pub fn publishes(&self, package: &Package) -> bool {
+        let listed = self.token.packages.as_ref().is_none_or(|packages| {
+            packages
+                .iter()
+                .any(|p| p.namespace == package.namespace && p.name == package.name)
+        });
+        listed && (self.is_admin() || package.publisher.id == self.account.id)
+    }
+
     /// May this caller do `scope` on `package`?
     pub fn authorize(&self, scope: Scope, package: &Package) -> Result<(), Denied> {
         if !self.has_scope(scope) {

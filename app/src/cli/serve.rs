@@ -254,8 +254,8 @@ async fn run(config: Config) -> CliResult {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called,
-/// not when the future is first polled.
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). On Unix the handlers are installed when this is
+/// called, not when the future is first polled (elsewhere, Ctrl-C's on first poll).
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {

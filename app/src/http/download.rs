@@ -62,9 +62,9 @@ pub struct DownloadParams {
 /// The artifact of one revision.
 ///
 /// These are the URLs the info APIs hand out. A revision that is released (on a channel, or as
-/// the revision a progressive release replaced) can be fetched by anyone who may see the
-/// package; any other only by its publisher (or an admin), with a token: a revision pushed and
-/// not released is not public. One `Range` of the forms `bytes=START-END`, `bytes=START-` and
+/// the revision a progressive release replaced), or older than the newest released one, can be
+/// fetched by anyone who may see the package; a newer one (pushed, not released yet) only by
+/// its publisher (or an admin), with a token. One `Range` of the forms `bytes=START-END`, `bytes=START-` and
 /// `bytes=-SUFFIX` answers `206`; several ranges, or one that does not parse, are ignored, and
 /// so is the range when `If-Range` names another validator than the file's ETag.
 /// `If-None-Match` naming the ETag answers `304`. `HEAD` answers the headers only. A download
@@ -102,7 +102,7 @@ pub struct DownloadParams {
         )),
         (status = 400, description = "`invalid-path`.", body = ErrorBody),
         (status = 401, description = "`invalid-token`, `token-expired`: a token was sent and is not valid.", body = ErrorBody, headers(("www-authenticate" = String, description = "`Macaroon`"))),
-        (status = 404, description = "`download-not-found`: a malformed file name, an unknown package or revision, the wrong namespace, a private package the caller may not see, or a revision that is not released and the caller is not its publisher; `blob-not-found`: the file is missing from blob storage; `not-found`: not under `snaps` or `charms`.", body = ErrorBody),
+        (status = 404, description = "`download-not-found`: a malformed file name, an unknown package or revision, the wrong namespace, a private package the caller may not see, or a revision newer than the package's newest release and the caller is not its publisher; `blob-not-found`: the file is missing from blob storage; `not-found`: not under `snaps` or `charms`.", body = ErrorBody),
         (status = 416, description = "`range-not-satisfiable`: the range starts at or beyond the end of the file.", body = ErrorBody, headers(
             ("content-range" = String, description = "`bytes */SIZE`."),
         )),
@@ -130,8 +130,8 @@ async fn download(
         ApiError::not_found(
             "download-not-found",
             format!(
-                "no {namespace} file {file:?} in this store (a revision that is not released \
-                 is only for its publisher, with a token)"
+                "no {namespace} file {file:?} in this store (a revision newer than the \
+                 package's newest release is only for its publisher, with a token)"
             ),
         )
     };
@@ -147,7 +147,7 @@ async fn download(
         .find(|r| r.revision == number)
         .filter(|_| {
             is_publisher(state, principal.as_ref())
-                || state.is_released(number, chrono::Utc::now().timestamp())
+                || state.is_public_revision(number, chrono::Utc::now().timestamp())
         })
         .ok_or_else(not_found)?;
     let filename = format!(

@@ -49,10 +49,10 @@ pub(crate) fn can_see(state: &PackageState, principal: Option<&Principal>) -> bo
     !state.package.private || is_publisher(state, principal)
 }
 
-/// Whether the caller publishes the package (or is an admin): it may have any revision,
-/// released or not.
+/// Whether the caller publishes the package (or is an admin), with a token that may act on
+/// it: it may have any revision, released or not.
 pub(crate) fn is_publisher(state: &PackageState, principal: Option<&Principal>) -> bool {
-    principal.is_some_and(|p| p.is_admin() || p.account.id == state.package.publisher.id)
+    principal.is_some_and(|p| p.publishes(&state.package))
 }
 
 pub(crate) fn download_url(app: &AppState, state: &PackageState, revision: u32) -> String {

@@ -1062,6 +1062,7 @@ impl SearchIndex {
     fn query_words(&self, searcher: &tantivy::Searcher, text: &str) -> Vec<QueryWord> {
         let typed = self.analyse(self.f.name, text);
         let last = typed.len().saturating_sub(1);
+        let several = typed.len() > 1;
         typed
             .into_iter()
             .enumerate()
@@ -1088,7 +1089,12 @@ impl SearchIndex {
                     related: None,
                 };
                 if qw.known {
-                    qw.related = self.related_form(searcher, &qw.typed, &qw.stem);
+                    // Only among other words (`sound editor`): alone, a word is the whole
+                    // intent, often a name or a noun that only looks like an agent noun
+                    // (`docker` is not one who docks).
+                    if several {
+                        qw.related = self.related_form(searcher, &qw.typed, &qw.stem);
+                    }
                     return qw;
                 }
                 if i == last {

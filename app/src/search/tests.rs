@@ -177,6 +177,13 @@ fn an_agent_noun_finds_packages_that_use_its_verb() {
             "Join PDF files",
             "Merges PDF documents.",
         ),
+        doc(
+            "6",
+            "harbour",
+            "Harbour",
+            "Dock windows to the screen edge",
+            "A panel.",
+        ),
     ];
     let index = SearchIndex::build(docs).unwrap();
     // `editor` is stemmed apart from `edit`: the audio package that edits comes before the one
@@ -191,6 +198,9 @@ fn an_agent_noun_finds_packages_that_use_its_verb() {
     assert_eq!(names(&index, text("pdf viewer"))[0], "folio");
     // The noun itself still counts most: a package calling itself an editor comes first.
     assert_eq!(names(&index, text("editor"))[0], "scribe");
+    // A word alone is not widened: it is often a name, or a noun that only looks like an agent
+    // noun (`docker`, `counter`, `timer`).
+    assert!(names(&index, text("docker")).is_empty());
 }
 
 #[test]

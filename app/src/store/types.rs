@@ -352,6 +352,23 @@ impl PackageState {
         })
     }
 
+    /// Whether anyone who may see the package may download revision `number` at `now`: one
+    /// that is released ([`PackageState::is_released`]), or any older than the newest released
+    /// one. Revisions pushed after the newest release (builds not released yet) are the
+    /// publisher's. The older ones stay public because a device may fetch a revision a moment
+    /// after it was replaced (snapd downloads the snaps of a refresh one after the other, and
+    /// resumes a broken download), and depot keeps no history of what was once released in
+    /// memory.
+    pub fn is_public_revision(&self, number: u32, now: i64) -> bool {
+        use crate::domain::resolve::ReleaseEntry as _;
+        self.is_released(number, now)
+            || self
+                .releases
+                .iter()
+                .filter(|r| !r.is_expired(now))
+                .any(|r| number <= r.revision)
+    }
+
     /// The package's description as a JSON string (quoted and escaped), rendered once per state:
     /// every `info`, `find` and `refresh` answer about the package carries it, and escaping a
     /// long text again for each was the largest single cost of a refresh.

@@ -111,7 +111,7 @@ fn env(name: &str) -> Option<String> {
 /// The OTLP exporter the environment asks for, if any: `None` when no endpoint is set,
 /// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
 fn exporter() -> Result<Option<(opentelemetry_otlp::SpanExporter, String, &'static str)>, String> {
-    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 
     if env("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Ok(None);
@@ -146,23 +146,35 @@ fn exporter() -> Result<Option<(opentelemetry_otlp::SpanExporter, String, &'stat
             ));
         }
     };
-    // The exporter skips a compression it was not built with (zstd) without a word, and
-    // sends uncompressed; say so instead.
-    if let Some(compression) = env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
-        .or_else(|| env("OTEL_EXPORTER_OTLP_COMPRESSION"))
-        && !matches!(compression.to_ascii_lowercase().as_str(), "gzip" | "none")
-    {
-        return Err(format!(
-            "OTEL_EXPORTER_OTLP_COMPRESSION={compression} is not supported; use gzip, or none"
-        ));
-    }
+    // The exporter skips a compression it was not built with (zstd), or cannot parse, without
+    // a word, and sends uncompressed: depot reads the setting and tells the exporter instead.
+    let compression = [
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ]
+    .into_iter()
+    .find_map(|name| env(name).map(|value| (name, value)));
+    let gzip = match &compression {
+        None => false,
+        Some((_, value)) if value.eq_ignore_ascii_case("none") => false,
+        Some((_, value)) if value.eq_ignore_ascii_case("gzip") => true,
+        Some((name, value)) => {
+            return Err(format!(
+                "{name}={value} is not supported; use gzip, or none"
+            ));
+        }
+    };
     // The endpoint, timeout, headers and compression come from the OTEL_EXPORTER_OTLP_*
     // variables, read by the exporter itself; only the protocol is fixed here, because the
     // exporter's own default (with both HTTP encodings built in) is JSON, not the spec's
     // protobuf.
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
+    let mut builder = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
-        .with_protocol(protocol)
+        .with_protocol(protocol);
+    if gzip {
+        builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
+    }
+    let exporter = builder
         .build()
         .map_err(|e| format!("cannot build the OTLP exporter for {endpoint}: {e}"))?;
     Ok(Some((exporter, endpoint, name)))
