@@ -50,13 +50,27 @@ async fn metrics_follow_requests(backend: Backend) {
     let app = TestApp::new(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let before = scrape(&app).await;
+    // The commit: the one this checkout is at (the build reads it from git); without git, what
+    // the build was given.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8(out.stdout).unwrap().trim().to_string());
+    let commit = head.unwrap_or_else(|| env!("DEPOT_COMMIT").to_string());
     assert_eq!(
         sample(
             &before,
             "depot_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", commit.as_str())
+            ]
         ),
-        1.0
+        1.0,
+        "{before}"
     );
     let info_route = [
         ("route", "/v2/snaps/info/{name}"),

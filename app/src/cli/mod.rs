@@ -35,7 +35,7 @@ Environment:
 #[derive(Parser, Debug)]
 #[command(
     name = "depot",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("DEPOT_COMMIT"), ")"),
     about = "A self-hostable store for snaps and charms",
     after_long_help = TOP_LEVEL_HELP
 )]

@@ -173,10 +173,7 @@ impl Metrics {
             DB_ERRORS.with_label_values(&[kind]);
         }
         build_info
-            .with_label_values(&[
-                env!("CARGO_PKG_VERSION"),
-                option_env!("DEPOT_COMMIT").unwrap_or("unknown"),
-            ])
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("DEPOT_COMMIT")])
             .set(1);
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
