@@ -23,36 +23,12 @@ if [ -z "${DEPOT_BIN:-}" ]; then
   DEPOT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/depot
 fi
 
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-STORE=http://127.0.0.1:$PORT
-FIXTURES=$ROOT/app/tests/fixtures/testrootorg
-export DEPOT_DATA_DIR=$WORK/data DEPOT_LISTEN=127.0.0.1:$PORT DEPOT_PUBLIC_URL=$STORE
-export DEPOT_FOLLOWER_POLL_INTERVAL_MS=100 RUST_LOG=${RUST_LOG:-warn}
+. tests/support/depot-server.sh
+export RUST_LOG=${RUST_LOG:-warn}
 # snapd's public test authority, so that no 4096-bit key is generated: depot signs the store
 # key's account-key and the authority's account with the root key itself.
-export DEPOT_AUTHORITY_ID=testrootorg
-export DEPOT_ROOT_KEY_FILE=$FIXTURES/testrootorg-root.private.asc
-export DEPOT_STORE_KEY_FILE=$FIXTURES/testrootorg-store.private.asc
-
-"$DEPOT_BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "$STORE/healthz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "snapd-e2e: depot serve exited" >&2; exit 1; }
-  sleep 0.2
-done
-curl -fsS "$STORE/healthz" >/dev/null
+depot_test_authority
+depot_start "snapd-e2e"
 
 "$DEPOT_BIN" admin create-account --username e2e --display-name "E2E Publisher" >/dev/null 2>&1
 TOKEN=$("$DEPOT_BIN" admin create-token --username e2e --description snapd-e2e)

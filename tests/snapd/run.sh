@@ -28,16 +28,7 @@ if [ -z "${DEPOT_BIN:-}" ]; then
   DEPOT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/depot
 fi
 
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. tests/support/depot-server.sh
 fail() {
   echo "snapd e2e: FAILED: $*" >&2
   echo "--- depot log (last 40 lines) ---" >&2
@@ -45,18 +36,8 @@ fail() {
   exit 1
 }
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-STORE=http://127.0.0.1:$PORT
-export DEPOT_DATA_DIR=$WORK/data DEPOT_LISTEN=127.0.0.1:$PORT DEPOT_PUBLIC_URL=$STORE
-export DEPOT_FOLLOWER_POLL_INTERVAL_MS=100 RUST_LOG=${RUST_LOG:-info}
-"$DEPOT_BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 150); do
-  curl -fsS "$STORE/readyz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "depot serve exited"
-  sleep 0.2
-done
-curl -fsS "$STORE/readyz" >/dev/null || fail "depot did not become ready"
+export RUST_LOG=${RUST_LOG:-info}
+depot_start "snapd e2e"
 
 "$DEPOT_BIN" admin create-account --username e2e-publisher --email e2e@example.com >/dev/null
 DEPOT_TOKEN=$("$DEPOT_BIN" admin create-token --username e2e-publisher)

@@ -32,16 +32,7 @@ if [ -z "${DEPOT_BIN:-}" ]; then
 fi
 DEPOT_BIN=$(realpath "$DEPOT_BIN") # depot serve runs in the work directory
 
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. tests/support/depot-server.sh
 fail() {
   echo "snapd session e2e: FAILED: $*" >&2
   echo "--- depot log (last 40 lines) ---" >&2
@@ -58,24 +49,11 @@ CLIENT=$WORK/device-session
   && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= go build -o "$CLIENT" .) \
   || fail "cannot build the snapd client (tests/snapd/device-session/main.go)"
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-STORE=http://127.0.0.1:$PORT
-FIXTURES=$ROOT/app/tests/fixtures/testrootorg
-export DEPOT_DATA_DIR=$WORK/data DEPOT_LISTEN=127.0.0.1:$PORT DEPOT_PUBLIC_URL=$STORE
 # The access log (target depot::access) is what the end of this test reads.
-export DEPOT_FOLLOWER_POLL_INTERVAL_MS=100 RUST_LOG=${RUST_LOG:-info},depot::access=info
+export RUST_LOG=${RUST_LOG:-info},depot::access=info
 # snapd's public test authority, so that depot generates no 4096-bit key at start.
-export DEPOT_AUTHORITY_ID=testrootorg
-export DEPOT_ROOT_KEY_FILE=$FIXTURES/testrootorg-root.private.asc
-export DEPOT_STORE_KEY_FILE=$FIXTURES/testrootorg-store.private.asc
-(cd "$WORK" && exec "$DEPOT_BIN" serve) >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 150); do
-  curl -fsS "$STORE/readyz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "depot serve exited"
-  sleep 0.2
-done
-curl -fsS "$STORE/readyz" >/dev/null || fail "depot did not become ready"
+depot_test_authority
+depot_start "snapd session e2e"
 
 "$DEPOT_BIN" admin create-account --username e2e-publisher --email e2e@example.com >/dev/null
 DEPOT_TOKEN=$("$DEPOT_BIN" admin create-token --username e2e-publisher)
