@@ -20,29 +20,9 @@ if [ -z "${DEPOT_BIN:-}" ]; then
   DEPOT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/depot
 fi
 
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-STORE=http://127.0.0.1:$PORT
-export DEPOT_DATA_DIR=$WORK/data DEPOT_LISTEN=127.0.0.1:$PORT DEPOT_PUBLIC_URL=$STORE
-export DEPOT_FOLLOWER_POLL_INTERVAL_MS=100 RUST_LOG=${RUST_LOG:-warn}
-"$DEPOT_BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "$STORE/healthz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "charmcraft: depot serve exited" >&2; exit 1; }
-  sleep 0.2
-done
-curl -fsS "$STORE/healthz" >/dev/null
+. tests/support/depot-server.sh
+export RUST_LOG=${RUST_LOG:-warn}
+depot_start charmcraft
 
 "$DEPOT_BIN" admin create-account --username alice --display-name "Alice Example" --email alice@example.com >/dev/null
 TOKEN=$("$DEPOT_BIN" admin create-token --username alice --description charmcraft-e2e)

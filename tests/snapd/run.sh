@@ -45,24 +45,7 @@ export DEPOT_STORE=$STORE DEPOT_TOKEN
 
 # A real snap: a squashfs image holding meta/snap.yaml and a command.
 NAME=depot-e2e-hello
-SRC=$WORK/src
-mkdir -p "$SRC/meta" "$SRC/bin"
-cat >"$SRC/meta/snap.yaml" <<EOF
-name: $NAME
-version: '1.0'
-summary: A snap built by depot's snapd end-to-end test
-description: It prints hello.
-architectures: [all]
-confinement: strict
-grade: stable
-apps:
-  hello:
-    command: bin/hello
-EOF
-printf '#!/bin/sh\necho hello from depot\n' >"$SRC/bin/hello"
-chmod 755 "$SRC/bin/hello"
-SNAP=$WORK/$NAME.snap
-mksquashfs "$SRC" "$SNAP" -noappend -all-root -comp xz -quiet -no-progress >/dev/null
+SNAP=$(hello_snap "$NAME" "A snap built by depot's snapd end-to-end test")
 
 "$DEPOT_BIN" register "$NAME" --type snap >/dev/null
 "$DEPOT_BIN" push "$SNAP" --release beta >/dev/null

@@ -4,6 +4,7 @@
 #   . tests/support/depot-server.sh     # sets WORK (a new directory) and the EXIT trap
 #   depot_test_authority                # optional: snapd's public test keys (no key generated)
 #   depot_start LABEL                   # needs DEPOT_BIN; sets PORT, STORE, SERVER_PID
+#   SNAP=$(hello_snap NAME SUMMARY)     # a real snap (mksquashfs) that prints hello
 #
 # Export what the server needs beyond the defaults (RUST_LOG, …) before `depot_start`; it sets
 # DEPOT_DATA_DIR, DEPOT_LISTEN, DEPOT_PUBLIC_URL and a 100 ms follower poll, runs `depot serve`
@@ -55,4 +56,27 @@ depot_start() {
   echo "$label: depot did not become ready in 30 s; the end of its log:" >&2
   tail -n 40 "$WORK/server.log" >&2
   exit 1
+}
+
+# Builds, with mksquashfs, a snap named $1 (summary $2) whose one app prints hello; prints its
+# path ($WORK/NAME.snap).
+hello_snap() {
+  local name=$1 summary=$2 src=$WORK/src-$1
+  mkdir -p "$src/meta" "$src/bin"
+  cat >"$src/meta/snap.yaml" <<EOF
+name: $name
+version: '1.0'
+summary: $summary
+description: It prints hello.
+architectures: [all]
+confinement: strict
+grade: stable
+apps:
+  hello:
+    command: bin/hello
+EOF
+  printf '#!/bin/sh\necho hello from depot\n' >"$src/bin/hello"
+  chmod 755 "$src/bin/hello"
+  mksquashfs "$src" "$WORK/$name.snap" -noappend -all-root -comp xz -quiet -no-progress >/dev/null
+  echo "$WORK/$name.snap"
 }
