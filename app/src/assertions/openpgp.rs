@@ -84,21 +84,7 @@ impl SigningKey {
 
     fn from_secret_key_packet(body: &[u8]) -> Result<SigningKey, KeyError> {
         let mut r = Reader(body);
-        let version = r.byte()?;
-        if version != 4 {
-            return Err(KeyError::Unsupported(format!(
-                "OpenPGP key version {version}; only version 4 keys are supported"
-            )));
-        }
-        let created = u32::from_be_bytes(r.take(4)?.try_into().expect("4 bytes"));
-        let algo = r.byte()?;
-        if algo != ALGO_RSA {
-            return Err(KeyError::Unsupported(format!(
-                "OpenPGP public-key algorithm {algo}; snapd's assertions need RSA (1)"
-            )));
-        }
-        let n = r.mpi()?;
-        let e = r.mpi()?;
+        let (created, n, e) = r.rsa_public_key()?;
         let s2k = r.byte()?;
         if s2k != 0 {
             return Err(KeyError::Unsupported(
@@ -251,28 +237,9 @@ impl PublicKey {
     /// Reads a key in snapd's v1 encoding (line breaks and indentation allowed).
     pub fn from_v1(text: &str) -> Result<PublicKey, KeyError> {
         let bytes = decode_v1(text)?;
-        let (tag, body, rest) = read_packet(&bytes[1..])?;
-        if tag != TAG_PUBLIC_KEY || !rest.is_empty() {
-            return Err(KeyError::Packet(
-                "not a single OpenPGP public-key packet".into(),
-            ));
-        }
+        let body = single_packet(&bytes, TAG_PUBLIC_KEY, "public-key")?;
         let mut r = Reader(body);
-        let version = r.byte()?;
-        if version != 4 {
-            return Err(KeyError::Unsupported(format!(
-                "OpenPGP key version {version}; only version 4 keys are supported"
-            )));
-        }
-        r.take(4)?; // creation time
-        let algo = r.byte()?;
-        if algo != ALGO_RSA {
-            return Err(KeyError::Unsupported(format!(
-                "OpenPGP public-key algorithm {algo}; snapd's assertions need RSA (1)"
-            )));
-        }
-        let n = r.mpi()?;
-        let e = r.mpi()?;
+        let (_, n, e) = r.rsa_public_key()?;
         if !r.0.is_empty() {
             return Err(KeyError::Packet(
                 "trailing bytes in the public-key packet".into(),
@@ -300,12 +267,7 @@ impl PublicKey {
     /// allowed) over `content`.
     pub fn verify(&self, content: &[u8], signature: &str) -> Result<(), KeyError> {
         let bytes = decode_v1(signature)?;
-        let (tag, body, rest) = read_packet(&bytes[1..])?;
-        if tag != TAG_SIGNATURE || !rest.is_empty() {
-            return Err(KeyError::Packet(
-                "not a single OpenPGP signature packet".into(),
-            ));
-        }
+        let body = single_packet(&bytes, TAG_SIGNATURE, "signature")?;
         let mut r = Reader(body);
         let version = r.byte()?;
         if version != 4 {
@@ -356,6 +318,16 @@ impl PublicKey {
         self.key
             .verify(rsa::Pkcs1v15Sign::new::<Sha512>(), &digest, &padded)
             .map_err(|_| KeyError::BadSignature)
+    }
+}
+
+/// The body of the one packet, of type `tag`, in `bytes` (snapd's v1 encoding, decoded).
+fn single_packet<'a>(bytes: &'a [u8], tag: u8, what: &str) -> Result<&'a [u8], KeyError> {
+    match read_packet(&bytes[1..])? {
+        (found, body, []) if found == tag => Ok(body),
+        _ => Err(KeyError::Packet(format!(
+            "not a single OpenPGP {what} packet"
+        ))),
     }
 }
 
@@ -489,6 +461,24 @@ impl<'a> Reader<'a> {
     fn mpi(&mut self) -> Result<&'a [u8], KeyError> {
         let bits = u16::from_be_bytes(self.take(2)?.try_into().expect("2 bytes")) as usize;
         self.take(bits.div_ceil(8))
+    }
+    /// The public part that starts a v4 public-key or secret-key packet: its creation time
+    /// and the RSA modulus and exponent.
+    fn rsa_public_key(&mut self) -> Result<(u32, &'a [u8], &'a [u8]), KeyError> {
+        let version = self.byte()?;
+        if version != 4 {
+            return Err(KeyError::Unsupported(format!(
+                "OpenPGP key version {version}; only version 4 keys are supported"
+            )));
+        }
+        let created = u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes"));
+        let algo = self.byte()?;
+        if algo != ALGO_RSA {
+            return Err(KeyError::Unsupported(format!(
+                "OpenPGP public-key algorithm {algo}; snapd's assertions need RSA (1)"
+            )));
+        }
+        Ok((created, self.mpi()?, self.mpi()?))
     }
 }
 
